@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "store",
     "gc",
     "sandbox",
+    "signing",
 )
 
 
