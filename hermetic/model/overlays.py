@@ -12,7 +12,52 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+OVERLAY_CATEGORIES: tuple[str, ...] = (
+    "upstream-backport", "azl-pruning", "azl-compatibility", "azl-temp-workaround",
+    "azl-branding-policy", "azl-disable-flaky-tests", "azl-disable-unsupported-tests",
+    "azl-security-compliance", "azl-release-management", "azl-platform-adaptation",
+)
+UPSTREAM_STATUSES: tuple[str, ...] = (
+    "upstreamed", "upstreamable", "needs-upstream-hook", "inapplicable", "unknown",
+)
+
+
+class URLRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
+class OverlayMetadata(BaseModel):
+    """Why an overlay exists (azldev ``[metadata]``). Documentation only: never part of a key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    category: Literal[
+        "upstream-backport", "azl-pruning", "azl-compatibility", "azl-temp-workaround",
+        "azl-branding-policy", "azl-disable-flaky-tests", "azl-disable-unsupported-tests",
+        "azl-security-compliance", "azl-release-management", "azl-platform-adaptation",
+    ]
+    upstream_status: Literal[
+        "upstreamed", "upstreamable", "needs-upstream-hook", "inapplicable", "unknown",
+    ] = Field(alias="upstream-status")
+    commits: tuple[URLRef, ...] = ()
+    bugs: tuple[URLRef, ...] = ()
+
+    @model_validator(mode="after")
+    def _backport_rules(self) -> "OverlayMetadata":
+        if self.category == "upstream-backport":
+            if not self.commits:
+                raise ValueError("category \"upstream-backport\" requires at least one entry "
+                                 "in commits")
+            if self.upstream_status not in ("upstreamed", "upstreamable"):
+                raise ValueError("category \"upstream-backport\" needs upstream-status "
+                                 "\"upstreamed\" or \"upstreamable\", got "
+                                 f"{self.upstream_status!r}")
+        return self
 
 
 class _OverlayBase(BaseModel):
@@ -20,6 +65,8 @@ class _OverlayBase(BaseModel):
 
     # Documentation only: shown in every error about this overlay, never part of a key.
     description: str = ""
+    # Documentation only (azldev inline overlay metadata); overlay files set it per file.
+    metadata: OverlayMetadata | None = None
 
 
 def _relative_path(value: str, field: str) -> str:
