@@ -19,6 +19,8 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    StrictBool,
+    StrictInt,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -116,7 +118,7 @@ class ReleaseConfig(StrictModel):
 
 
 class CheckConfig(StrictModel):
-    skip: bool = False
+    skip: StrictBool = False
     skip_reason: str = ""  # azldev spells this one with an underscore
 
     KEY_INCLUDED = frozenset({"skip"})
@@ -130,7 +132,7 @@ class CheckConfig(StrictModel):
 
 
 class FailureConfig(StrictModel):
-    expected: bool = False
+    expected: StrictBool = False
     expected_reason: str = Field(default="", alias="expected-reason")
 
     # An expected failure is policy for reporting, not an input of the build.
@@ -146,7 +148,7 @@ class FailureConfig(StrictModel):
 class BuildHints(StrictModel):
     """Scheduling hints; never needed for a correct build."""
 
-    expensive: bool = False
+    expensive: StrictBool = False
 
     KEY_EXCLUDED = frozenset({"expensive"})
 
@@ -156,12 +158,12 @@ class BuildConfig(StrictModel):
     without: tuple[str, ...] = ()
     defines: dict[MacroName, MacroValue] = Field(default_factory=dict)
     undefines: tuple[MacroName, ...] = ()
-    emit_upstream_provenance: bool = Field(default=False, alias="emit-upstream-provenance")
+    emit_upstream_provenance: StrictBool = Field(default=False, alias="emit-upstream-provenance")
     check: CheckConfig = Field(default_factory=CheckConfig)
     failure: FailureConfig = Field(default_factory=FailureConfig)
     hints: BuildHints = Field(default_factory=BuildHints)
     # hermetic's own: overrides the SOURCE_DATE_EPOCH derived from the inputs.
-    source_date_epoch: int | None = Field(default=None, alias="source-date-epoch", gt=0)
+    source_date_epoch: StrictInt | None = Field(default=None, alias="source-date-epoch", gt=0)
 
     KEY_INCLUDED = frozenset({
         "with_", "without", "defines", "undefines", "emit_upstream_provenance", "check",
@@ -204,7 +206,7 @@ class SourceFile(StrictModel):
     hash: str
     hash_type: HashType = Field(alias="hash-type")
     origin: Origin | None = None  # absent: the lookaside cache only
-    replace_upstream: bool = Field(default=False, alias="replace-upstream")
+    replace_upstream: StrictBool = Field(default=False, alias="replace-upstream")
     replace_reason: str = Field(default="", alias="replace-reason")
 
     KEY_INCLUDED = frozenset({"filename", "hash", "hash_type", "replace_upstream"})
@@ -265,7 +267,7 @@ class PackageConfig(StrictModel):
 
 
 class RenderConfig(StrictModel):
-    skip_file_filter: bool = Field(default=False, alias="skip-file-filter")  # ignored by azldev too
+    skip_file_filter: StrictBool = Field(default=False, alias="skip-file-filter")  # ignored by azldev too
 
     KEY_EXCLUDED = frozenset({"skip_file_filter"})
 

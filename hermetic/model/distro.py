@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from hermetic.model.component import ComponentConfig, StrictModel
 
@@ -71,7 +71,7 @@ class DistroDefinition(StrictModel):
     dist_git_base_uri: str | None = Field(default=None, alias="dist-git-base-uri")
     lookaside_base_uri: str | None = Field(default=None, alias="lookaside-base-uri")
     repos: tuple[PackageRepository, ...] = ()
-    disable_origins: bool = Field(default=False, alias="disable-origins")
+    disable_origins: StrictBool = Field(default=False, alias="disable-origins")
     versions: dict[str, DistroVersion] = Field(default_factory=dict)
 
     @field_validator("dist_git_base_uri")
