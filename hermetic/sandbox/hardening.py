@@ -1,0 +1,84 @@
+"""The last steps before ``execve`` of the payload: environment, umask, rlimits, capabilities,
+NO_NEW_PRIVS and seccomp. Runs in the payload's own process, inside the finished sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+
+from hermetic.sandbox import profile
+from hermetic.sandbox.spec import SandboxSpec
+
+FIXED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Kept (inside the user namespace only) when the payload runs as uid 0: what rpm needs to install
+# dependency RPMs into the overlay and to act as root on files it owns. Everything else, including
+# CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_PTRACE and CAP_MKNOD, leaves the bounding set.
+# Part of the profile: changing this list means bumping profile.PROFILE_VERSION.
+ROOT_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+                     "CAP_FSETID", "CAP_KILL", "CAP_SETUID", "CAP_SETGID")
+
+
+def payload_environment(spec: SandboxSpec, home: str) -> dict[str, str]:
+    """The whole environment: deterministic defaults, then the spec's overrides."""
+    env = {
+        "PATH": FIXED_PATH,
+        "HOME": home,
+        "TZ": "UTC",
+        "LC_ALL": "C.UTF-8",
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+        "SHELL": "/bin/sh",
+        "USER": "root" if spec.uid == 0 else "builder",
+        "LOGNAME": "root" if spec.uid == 0 else "builder",
+        "HOSTNAME": spec.hostname,
+        "TMPDIR": "/tmp",
+        # The pinned CPU count: rpm's %_smp_build_ncpus reads RPM_BUILD_NCPUS.
+        "RPM_BUILD_NCPUS": str(spec.cpu_count),
+        "HERMETIC_CPU_COUNT": str(spec.cpu_count),
+    }
+    env.update(spec.env or {})
+    return env
+
+
+def set_rlimits(spec: SandboxSpec) -> None:
+    unlimited = resource.RLIM_INFINITY
+    limits = {
+        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_NOFILE: spec.nofile,
+        resource.RLIMIT_NPROC: spec.nproc,
+        resource.RLIMIT_FSIZE: spec.fsize if spec.fsize is not None else unlimited,
+    }
+    for which, value in limits.items():
+        soft, hard = resource.getrlimit(which)
+        # Never raise above an inherited hard limit: that would fail, and the caller's cap wins.
+        if hard != unlimited and (value == unlimited or value > hard):
+            value = hard
+        resource.setrlimit(which, (value, value))
+
+
+def drop_privileges(spec: SandboxSpec) -> None:
+    """NO_NEW_PRIVS, then the capability bounding set, then seccomp (which needs NNP)."""
+    import prctl  # lazy: only the payload process needs it
+
+    keep = set(ROOT_CAPABILITIES) if spec.uid == 0 else set()
+    keep_numbers = {getattr(prctl, name) for name in keep}
+    prctl.set_no_new_privs(1)
+    for number in prctl.ALL_CAPS:
+        if number not in keep_numbers:
+            prctl.capbset.drop(number)
+    for name in prctl.ALL_CAP_NAMES:
+        if f"CAP_{name.upper()}" not in keep:
+            for capset in (prctl.cap_effective, prctl.cap_permitted, prctl.cap_inheritable):
+                setattr(capset, name, False)
+    profile.install(spec.profile)
+
+
+def restore_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive execve, the payload must not
+    # inherit that (a `yes | head` pipeline would never end).
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())

@@ -1,0 +1,195 @@
+"""``run(spec)``: start a helper, feed it the spec, stream and log the output, enforce the wall
+and silence timeouts, and turn the helper's status messages into a ``SandboxResult``.
+
+Runs in the caller's process (which may have threads): the helper is a fresh interpreter started
+with ``subprocess`` (no ``preexec_fn``), or a child of the pre-started fork server.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, BinaryIO, Callable
+
+import msgpack
+
+from hermetic.errors import SandboxError
+from hermetic.sandbox import cgroups
+from hermetic.sandbox.spec import SandboxResult, SandboxSpec
+from hermetic.sandbox.status import StatusReader
+
+OutputCallback = Callable[[bytes], None]
+
+
+def helper_command(status_fd: int) -> list[str]:
+    return [sys.executable, "-I", "-m", "hermetic.sandbox", str(status_fd)]
+
+
+class _Log:
+    """The log file, written beside its final name and renamed into place when complete."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.file: BinaryIO | None = None
+        if path is not None:
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+            fd, self.temp = tempfile.mkstemp(prefix=".log-", dir=directory)
+            self.file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        if self.file is not None:
+            self.file.write(data)
+
+    def close(self) -> None:
+        if self.file is not None and self.path is not None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.chmod(self.temp, 0o644)
+            os.replace(self.temp, self.path)
+
+
+def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxResult:
+    """Run ``spec.argv`` in a fresh sandbox; blocks until it and everything it started is gone."""
+    spec.validate()
+    spec = _absolute_paths(spec)
+    from hermetic.sandbox import forkserver
+    started = time.monotonic()
+    out_r, out_w = os.pipe()
+    status_r, status_w = os.pipe()
+    try:
+        helper = forkserver.launch(spec, out_w, status_w)
+    finally:
+        os.close(out_w)
+        os.close(status_w)
+    log = _Log(spec.log_path)
+    try:
+        return _supervise(spec, helper, out_r, status_r, on_output, log, started)
+    finally:
+        os.close(out_r)
+        os.close(status_r)
+        log.close()
+
+
+def _absolute_paths(spec: SandboxSpec) -> SandboxSpec:
+    """Host paths relative to the caller's cwd; the helper may run elsewhere (fork server)."""
+    import dataclasses
+
+    def absolute(path: str | None) -> str | None:
+        return os.path.abspath(path) if path is not None else None
+    binds = [dataclasses.replace(bind, source=os.path.abspath(bind.source)) for bind in spec.binds]
+    return dataclasses.replace(spec, root=absolute(spec.root), binds=binds,
+                               overlay_upper=absolute(spec.overlay_upper),
+                               log_path=absolute(spec.log_path))
+
+
+class _Helper:
+    """A started helper: a Popen (one-shot) or a pid reported by the fork server."""
+
+    def __init__(self, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.popen = popen
+        self.pid: int | None = popen.pid if popen is not None else None
+
+    def kill(self) -> None:
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def wait(self) -> None:
+        if self.popen is not None:
+            self.popen.wait()
+
+
+def spawn_one_shot(spec: SandboxSpec, out_w: int, status_w: int) -> _Helper:
+    popen = subprocess.Popen(helper_command(status_w), stdin=subprocess.PIPE, stdout=out_w,
+                             stderr=out_w, pass_fds=(status_w,), start_new_session=True)
+    assert popen.stdin is not None
+    popen.stdin.write(msgpack.packb(spec.to_wire()))
+    popen.stdin.close()
+    return _Helper(popen)
+
+
+def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status_r: int,
+               on_output: OutputCallback | None, log: _Log, started: float) -> SandboxResult:
+    reader = StatusReader()
+    messages: list[dict[str, Any]] = []
+    pid1: int | None = None
+    cgroup: str | None = None
+    timed_out = silent = False
+    last_output = time.monotonic()
+    selector = selectors.DefaultSelector()
+    selector.register(out_r, selectors.EVENT_READ)
+    selector.register(status_r, selectors.EVENT_READ)
+    open_fds = {out_r, status_r}
+
+    def kill_sandbox() -> None:
+        # Killing pid 1 takes the whole pid namespace down; the helper, waiting for it,
+        # then exits. Kill the helper too in case pid 1 never started.
+        if pid1 is not None:
+            try:
+                os.kill(pid1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        helper.kill()
+
+    try:
+        while open_fds:
+            now = time.monotonic()
+            deadlines = []
+            if spec.timeout is not None and not (timed_out or silent):
+                deadlines.append(started + spec.timeout - now)
+            if spec.max_silent_time is not None and not (timed_out or silent):
+                deadlines.append(last_output + spec.max_silent_time - now)
+            wait = max(0.0, min(deadlines)) if deadlines else None
+            for key, _ in selector.select(wait):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fd)
+                    open_fds.discard(key.fd)
+                elif key.fd == out_r:
+                    last_output = time.monotonic()
+                    log.write(data)
+                    if on_output is not None:
+                        on_output(data)
+                else:
+                    for message in reader.feed(data):
+                        messages.append(message)
+                        if message["event"] == "started":
+                            pid1, cgroup = message["pid1"], message.get("cgroup")
+                            helper.pid = message["helper"]
+                            if timed_out or silent:
+                                kill_sandbox()  # the deadline passed while it was starting
+            now = time.monotonic()
+            if timed_out or silent:
+                continue
+            if spec.timeout is not None and now - started >= spec.timeout:
+                timed_out = True
+                kill_sandbox()
+            elif spec.max_silent_time is not None and now - last_output >= spec.max_silent_time:
+                silent = True
+                kill_sandbox()
+    except BaseException:
+        kill_sandbox()
+        raise
+    finally:
+        helper.wait()
+        if cgroup is not None:
+            cgroups.remove(cgroup)
+    duration = time.monotonic() - started
+    for message in messages:
+        if message["event"] == "error" and not (timed_out or silent):
+            raise SandboxError(message["message"], message.get("hint"))
+    exit_message = next((m for m in messages if m["event"] == "exit"), None)
+    if exit_message is None:
+        return SandboxResult(exit_code=None, signal=signal.SIGKILL, timed_out=timed_out,
+                             silent_timeout=silent, duration=duration)
+    return SandboxResult(exit_code=exit_message.get("code"), signal=exit_message.get("signal"),
+                         timed_out=timed_out, silent_timeout=silent, duration=duration)
