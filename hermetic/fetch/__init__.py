@@ -51,7 +51,9 @@ def fetch_workspace(workspace: Any, store: Any, names: Iterable[str] | None = No
     from hermetic.errors import ConfigError
 
     components = workspace.components
-    selected = sorted(set(names)) if names else sorted(components)
+    # Without names: what the PATH designated (one *.comp.toml of a project), else everything.
+    default = getattr(workspace, "selected", ()) or components
+    selected = sorted(set(names)) if names else sorted(default)
     unknown = [name for name in selected if name not in components]
     if unknown:
         raise ConfigError(f"no component named {', '.join(map(repr, unknown))} in "
