@@ -280,16 +280,25 @@ def _matching_tags(spec: SpecText, package: str, tag: str) -> list[Tag]:
     return [t for t in tags_of(spec, package) if t.name.lower() == tag.lower()]
 
 
-def format_tag(spec: SpecText, section: Section, tag: str, value: str) -> str:
-    """``Tag: value``, its value aligned with the section's last tag when that one is aligned."""
-    existing = [t for t in spec.tags if t.section == section]
-    if existing:
-        match = TAG_LINE.match(spec.line(existing[-1].line))
-        if match:
-            column = match.start("value")
-            head = f"{match['indent']}{tag}:"
-            if len(head) < column and match["gap"] not in ("", " "):
-                return head.ljust(column) + value
+def format_tag(spec: SpecText, section: Section, tag: str, value: str,
+               like: Tag | None = None) -> str:
+    """``Tag: value``, the value aligned like ``like`` (or the section's usual alignment)."""
+    def aligned(tags: list[Tag]) -> list[tuple[str, int]]:
+        found = []
+        for existing in tags:
+            match = TAG_LINE.match(spec.line(existing.line))
+            if match and len(match["gap"]) > 1:
+                found.append((match["indent"], match.start("value")))
+        return found
+
+    columns = aligned([like]) if like is not None else []
+    if not columns:
+        columns = aligned([t for t in spec.tags if t.section == section])
+    if columns:
+        indent, column = max(set(columns), key=columns.count)
+        head = f"{indent}{tag}:"
+        if len(head) < column:
+            return head.ljust(column) + value
     return f"{tag}: {value}"
 
 
@@ -333,7 +342,7 @@ def insert_tag(spec: SpecText, package: str | None, tag: str, value: str) -> Non
             if depth <= 0:
                 after = index
                 break
-    spec.insert_lines(after + 1, [format_tag(spec, target, tag, value)])
+    spec.insert_lines(after + 1, [format_tag(spec, target, tag, value, like=anchor)])
 
 
 def update_tag(spec: SpecText, package: str | None, tag: str, value: str) -> int:
