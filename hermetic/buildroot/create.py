@@ -20,7 +20,7 @@ from hermetic.errors import ConfigError, FetchError
 # What rpmbuild and ordinary C specs need on Debian: rpm itself, a compiler and make, bash for
 # %_buildshell, the compressors payloads and brp-compress use, and the usual spec tools.
 RPM_BUILD_SET: tuple[str, ...] = (
-    "rpm", "gcc", "g++", "make", "bash", "coreutils", "findutils", "grep", "sed", "gawk",
+    "rpm", "gcc", "g++", "libc6-dev", "make", "bash", "coreutils", "findutils", "grep", "sed", "gawk",
     "diffutils", "patch", "tar", "gzip", "bzip2", "xz-utils", "zstd", "cpio", "file",
     "binutils", "elfutils", "pkg-config", "unzip",
 )
