@@ -29,7 +29,8 @@ from hermetic.fetch.digests import (DeclaredDigest, StreamHasher, declared_diges
                                     mismatch_error)
 from hermetic.fetch.distgit import DistGitMirror
 from hermetic.fetch.http import DownloadError, download
-from hermetic.fetch.plan import DESCRIPTOR_NAMES, DESCRIPTOR_SUFFIXES, FetchPlan
+from hermetic.fetch.plan import (DESCRIPTOR_NAMES, DESCRIPTOR_SUFFIXES, FetchPlan,
+                                  shown_path)
 from hermetic.fetch.sources_file import SourcesEntry, parse_sources_file
 from hermetic.fetch.storage import DigestIndex, put_verified, staging_file, store_root
 from hermetic.fetch.template import lookaside_url
@@ -99,8 +100,10 @@ class ComponentFetcher:
             files, local_paths, sources_text, spec_name = self._local_spec()
         upstream_entries: dict[str, SourcesEntry] = {}
         if sources_text is not None:
-            origin = (f"{plan.upstream.dist_git_url}@{upstream_commit}" if plan.upstream
-                      else str(plan.local_spec.parent))
+            # Errors name the component first, then the file and line.
+            origin = (f"{plan.where}: dist-git {plan.upstream.package}@{upstream_commit[:12]}"
+                      if plan.upstream
+                      else f"{plan.where}: {shown_path(plan.local_spec.parent)}")
             upstream_entries = {e.filename: e for e in parse_sources_file(sources_text, origin)}
 
         for request in plan.source_files:

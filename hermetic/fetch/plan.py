@@ -68,7 +68,7 @@ def _text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """Paths in errors as the user typed them: relative to the working directory if inside."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -82,7 +82,7 @@ def plan_for(component: Any) -> FetchPlan:
 
     name: str = component.name
     config = component.config
-    where = f"{_shown(Path(component.defined_in))}: components.{name}"
+    where = f"{shown_path(Path(component.defined_in))}: components.{name}"
     spec = _get(config, "spec")
     spec_type = (_text(_get(spec, "type", "source_type")) or "local").lower()
     # ResolvedDistro carries the inherited upstream identity; the spec table is the fallback.
