@@ -1,86 +1,111 @@
-"""cgroup v2 memory and pids limits, when the caller's cgroup is delegated to it.
+"""Memory and pids limits through cgroups: v2 when delegated to us, else v1 when writable.
 
-Only a unified (v2) hierarchy with the controllers enabled for our subtree counts as delegated;
-elsewhere the limits fall back to rlimits alone (RLIMIT_NPROC still bounds fork bombs).
+RLIMIT_NPROC does not bind processes whose real uid is the host's root (the kernel exempts
+INIT_USER), so when the caller is root the fork-bomb bound comes from a pids cgroup instead.
+Where neither hierarchy is writable, rlimits alone apply.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from hermetic.sandbox.spec import SandboxSpec
 
+V2_FILES = {"memory": "memory.max", "pids": "pids.max"}
+V1_FILES = {"memory": "memory.limit_in_bytes", "pids": "pids.max"}
 
-def _cgroup2_mount() -> str | None:
+
+def _mounts() -> list[tuple[str, str, set[str]]]:
+    """(mount point, fstype, super options) of every cgroup mount."""
+    found = []
     with open("/proc/self/mountinfo") as mountinfo:
         for line in mountinfo:
             fields = line.split()
-            separator = fields.index("-")
-            if fields[separator + 1] == "cgroup2":
-                return fields[4]
-    return None
+            rest = fields[fields.index("-") + 1:]
+            if rest[0] in ("cgroup", "cgroup2"):
+                found.append((fields[4], rest[0], set(rest[2].split(","))))
+    return found
 
 
-def own_cgroup_dir() -> str | None:
-    mount = _cgroup2_mount()
-    if mount is None:
-        return None
+def _own_paths() -> dict[str, str]:
+    """Controller (or "" for v2) -> our cgroup path inside that hierarchy."""
+    paths = {}
     with open("/proc/self/cgroup") as cgroup:
         for line in cgroup:
-            if line.startswith("0::"):
-                return os.path.join(mount, line[3:].strip().lstrip("/"))
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                paths[name] = path
+    return paths
+
+
+def _cgroup_dir(controller: str) -> tuple[str, str] | None:
+    """(directory of our cgroup, limit file name) for a controller, if we may write there."""
+    own = _own_paths()
+    for mount, fstype, options in _mounts():
+        if fstype == "cgroup2" and "" in own:
+            base = os.path.join(mount, own[""].lstrip("/"))
+            try:
+                with open(os.path.join(base, "cgroup.subtree_control")) as control:
+                    enabled = control.read().split()
+            except OSError:
+                continue
+            if controller in enabled and os.access(base, os.W_OK):
+                return base, V2_FILES[controller]
+        elif fstype == "cgroup" and controller in options and controller in own:
+            base = os.path.join(mount, own[controller].lstrip("/"))
+            if os.access(base, os.W_OK):
+                return base, V1_FILES[controller]
     return None
 
 
-def delegated_controllers() -> set[str]:
-    """Controllers we may use in a child cgroup of our own (empty: not delegated)."""
-    base = own_cgroup_dir()
-    if base is None or not os.access(base, os.W_OK):
-        return set()
-    try:
-        with open(os.path.join(base, "cgroup.subtree_control")) as control:
-            return set(control.read().split())
-    except OSError:
-        return set()
-
-
-def enter_limited_cgroup(spec: SandboxSpec) -> str | None:
-    """Create a child cgroup with the spec's limits and move the calling process into it.
-
-    Returns its path (the runner removes it afterwards), or None when no limit was asked for
-    or the hierarchy is not delegated to us.
-    """
+def limits_for(spec: SandboxSpec) -> dict[str, int]:
     wanted = {"memory": spec.memory_max, "pids": spec.pids_max}
-    wanted = {name: value for name, value in wanted.items() if value is not None}
-    if not wanted or not set(wanted) <= delegated_controllers():
-        return None
-    base = own_cgroup_dir()
-    assert base is not None
-    path = os.path.join(base, f"hermetic-sandbox-{secrets.token_hex(6)}")
-    try:
-        os.mkdir(path)
-        for name, value in wanted.items():
-            with open(os.path.join(path, f"{name}.max"), "w") as limit:
+    if wanted["pids"] is None and os.getuid() == 0:
+        wanted["pids"] = spec.nproc  # RLIMIT_NPROC cannot bind root: see the module docstring
+    return {name: value for name, value in wanted.items() if value is not None}
+
+
+def enter_limited_cgroup(spec: SandboxSpec) -> list[str] | None:
+    """Create child cgroups with the spec's limits and move the calling process into them.
+
+    Returns their paths (the runner removes them afterwards), or None when no limit applies.
+    """
+    created: list[str] = []
+    for controller, value in limits_for(spec).items():
+        where = _cgroup_dir(controller)
+        if where is None:
+            continue
+        base, limit_file = where
+        path = os.path.join(base, f"hermetic-sandbox-{secrets.token_hex(6)}")
+        try:
+            os.mkdir(path)
+            created.append(path)
+            with open(os.path.join(path, limit_file), "w") as limit:
                 limit.write(str(value))
-        if "memory" in wanted:
-            with open(os.path.join(path, "memory.swap.max"), "w") as limit:
-                limit.write("0")
-        with open(os.path.join(path, "cgroup.procs"), "w") as procs:
-            procs.write(str(os.getpid()))
-    except OSError:
-        return None  # delegation was partial (e.g. a "no internal processes" rule): rlimits only
-    return path
+            with open(os.path.join(path, "cgroup.procs"), "w") as procs:
+                procs.write(str(os.getpid()))
+        except OSError:
+            continue  # partial delegation (e.g. "no internal processes"): rlimits only
+    return created or None
 
 
-def remove(path: str) -> None:
-    """Kill whatever is left in the cgroup and remove it."""
-    try:
-        with open(os.path.join(path, "cgroup.kill"), "w") as kill:
-            kill.write("1")
-    except OSError:
-        pass
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
+def remove(paths: list[str]) -> None:
+    """Kill whatever is left in the cgroups and remove them."""
+    for path in paths:
+        try:
+            with open(os.path.join(path, "cgroup.kill"), "w") as kill:
+                kill.write("1")
+        except OSError:
+            pass
+        # The helper may still be a zombie for a moment after its pipes closed; exited tasks
+        # leave the cgroup when reaped, so retry briefly.
+        for attempt in range(200):
+            try:
+                os.rmdir(path)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.005)
