@@ -108,16 +108,22 @@ class ComponentFetcher:
 
         for request in plan.source_files:
             name = request.filename
-            clash = ("the upstream sources file" if name in upstream_entries else
-                     "a file of the spec" if name in files else None)
-            if clash and not request.replace_upstream:
-                raise FetchError(f"{request.where}: {name!r} is also listed in {clash}",
-                                 hint="set replace-upstream = true (with a replace-reason) to "
-                                      "use this entry instead")
             if name == spec_name:
                 raise FetchError(f"{request.where}: {name!r} would replace the spec itself")
+            listed = upstream_entries.get(name)
+            if listed is not None and not request.replace_upstream and (
+                    listed.hash_type, listed.hexdigest) != (request.digest.algorithm,
+                                                            request.digest.hexdigest):
+                raise FetchError(f"{request.where}: {name!r} is also listed, with another "
+                                 f"digest, in the upstream sources file ({listed.where})",
+                                 hint="set replace-upstream = true (with a replace-reason) to "
+                                      "use this entry instead")
             upstream_entries.pop(name, None)
-            files.pop(name, None)
+            if name in files and not request.replace_upstream:
+                # The file is already there (kept next to the spec): it must be these bytes.
+                files[name] = self._verify_present(name, request.digest, files[name],
+                                                   local_paths.get(name), request.where)
+                continue
             files[name] = self._obtain(name, request.digest, request.where,
                                        self._urls(name, request.digest, request.origin_uri))
 

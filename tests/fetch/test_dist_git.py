@@ -210,6 +210,6 @@ def test_clash_with_upstream_sources_without_replace_upstream(dist_git, md5_repo
                                                               http_server) -> None:
     plan = upstream_plan(dist_git, commit=md5_repo, source_files=(
         replacement(OLD_TARBALL, http_server.url("/old-1.0.tar.gz"), False),))
-    with pytest.raises(FetchError, match="'old-1.0.tar.gz' is also listed in the upstream "
-                                         "sources file"):
+    with pytest.raises(FetchError, match=r"'old-1.0.tar.gz' is also listed, with another digest, "
+                                         r"in the upstream sources file \(.*/sources:1\)"):
         fetch_plan(plan, store)

@@ -160,12 +160,19 @@ def test_evicted_object_is_fetched_again(http_server, store, tmp_path: Path) -> 
     assert store.objects.path(second.files["hello-1.0.tar.gz"]).read_bytes() == TARBALL
 
 
-def test_clash_with_a_file_next_to_the_spec_needs_replace_upstream(
+def test_a_file_next_to_the_spec_is_verified_against_its_entry(
         http_server, store, tmp_path: Path) -> None:
     plan = local_component(tmp_path, request(origin=http_server.url("/o/hello-1.0.tar.gz")))
-    (plan.local_spec.parent / "hello-1.0.tar.gz").write_bytes(b"a different local file")
-    with pytest.raises(FetchError, match="also listed in a file of the spec"):
+    local = plan.local_spec.parent / "hello-1.0.tar.gz"
+    local.write_bytes(TARBALL)
+    fetched = fetch_plan(plan, store)
+    assert http_server.requests == []  # the copy next to the spec is the declared file
+    assert store.objects.path(fetched.files["hello-1.0.tar.gz"]).read_bytes() == TARBALL
+
+    local.write_bytes(b"a different local file")
+    with pytest.raises(FetchError, match="the copy next to the spec.*sha512 mismatch"):
         fetch_plan(plan, store)
+
     http_server.files["/o/hello-1.0.tar.gz"] = TARBALL
     replacing = local_component(tmp_path, request(origin=http_server.url("/o/hello-1.0.tar.gz"),
                                                   replace=True))
