@@ -58,3 +58,12 @@ def test_file_urls_work_for_local_mirrors(tmp_path: Path) -> None:
     destination = tmp_path / "out"
     download(source.as_uri(), destination, hashlib.sha256())
     assert destination.read_bytes() == b"local mirror"
+
+
+def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # the kernel accepts the connection; nobody ever replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/slow.tar.gz"
+        with pytest.raises(DownloadError, match=f"^{url}: timed out"):
+            download(url, tmp_path / "out", hashlib.sha256(), timeout=0.2)
