@@ -161,7 +161,8 @@ except OSError as e: done(False, e)
 """),
     Attempt("write-proc-sys", """
 try:
-    with open('/proc/sys/kernel/hostname', 'w') as f: f.write('escaped')
+    # Per-network-namespace, so writable by the namespace's root unless /proc/sys is read-only.
+    with open('/proc/sys/net/ipv4/ip_forward', 'w') as f: f.write('0')
     done(True)
 except OSError as e: done(False, e)
 """, control="userns"),
