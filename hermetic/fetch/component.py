@@ -206,6 +206,7 @@ class ComponentFetcher:
     def _obtain(self, name: str, digest: DeclaredDigest, where: str, urls: list[str]) -> str:
         known = self.index.lookup(digest)
         if known is not None:
+            self._used(known)
             self.counters.add("reused", self.store.objects.path(known).stat().st_size)
             return known
         if not urls:
@@ -229,11 +230,21 @@ class ComponentFetcher:
                 return stored
         raise FetchError(f"{where}: cannot fetch {name}: " + "; ".join(failures))
 
+    def _used(self, blake3_hex: str) -> None:
+        """Tell gc the object is still wanted (its least-recently-used order)."""
+        touch = getattr(self.store.objects, "touch", None)
+        if touch is not None:
+            try:
+                touch(blake3_hex)
+            except OSError:
+                pass  # a read-only store still serves its objects
+
     def _put_local(self, path: Path) -> str:
         size = path.stat().st_size
         if self.stat_cache is not None:
             blake3_hex = self.stat_cache.cached_digest(path, ("blake3",))["blake3"]
             if self.store.objects.has(blake3_hex):
+                self._used(blake3_hex)
                 self.counters.add("local", size)
                 return blake3_hex
         stored = self.store.objects.put_file(path)
@@ -246,6 +257,7 @@ class ComponentFetcher:
         blob_digest = DeclaredDigest("git-blob", blob)
         known = self.index.lookup(blob_digest)
         if known is not None:
+            self._used(known)
             self.counters.add("local", self.store.objects.path(known).stat().st_size)
             return known
         with staging_file(self.store, prefix="git-") as staging:
