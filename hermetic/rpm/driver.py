@@ -69,6 +69,19 @@ exec {shlex.join(rpmbuild_argv(spec_name, check_skip))}
 """
 
 
+def normalise_input_modes(workdir: Path) -> None:
+    """SRPMs record source file modes: make them independent of the caller's umask."""
+    for top in ("SOURCES", "SPECS"):
+        for directory, dirnames, filenames in os.walk(workdir / top):
+            os.chmod(directory, 0o755)
+            for name in filenames:
+                path = os.path.join(directory, name)
+                if os.path.islink(path):
+                    continue
+                executable = os.stat(path).st_mode & 0o111
+                os.chmod(path, 0o755 if executable else 0o644)
+
+
 def prepare_workdir(workdir: Path, spec_name: str, dep_rpms: Sequence[Path],
                     cpu_count: int, macros: Mapping[str, str] | None = None) -> None:
     """Write the control files and clear outputs of any earlier run."""
@@ -76,6 +89,7 @@ def prepare_workdir(workdir: Path, spec_name: str, dep_rpms: Sequence[Path],
     if not spec_path.is_file():
         raise BuildError(f"{spec_path}: the spec is missing from the work directory")
     (workdir / "SOURCES").mkdir(exist_ok=True)
+    normalise_input_modes(workdir)
     for name in OUTPUT_DIRS:
         shutil.rmtree(workdir / name, ignore_errors=True)
     control = workdir / CONTROL_DIR
