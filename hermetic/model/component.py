@@ -184,8 +184,10 @@ class BuildConfig(StrictModel):
 
 
 class Origin(StrictModel):
-    type: Literal["download"]
-    uri: str = Field(min_length=1)
+    # "download": fetched from the lookaside, then ``uri``. "overlay": produced by archive
+    # overlays at render time; the entry's hash is the post-overlay hash, and nothing is fetched.
+    type: Literal["download", "overlay"]
+    uri: str | None = Field(default=None, min_length=1)
 
     # URIs are where a file may be found, not what it is: the declared digest is the identity.
     KEY_INCLUDED = frozenset({"type"})
@@ -193,10 +195,18 @@ class Origin(StrictModel):
 
     @field_validator("uri")
     @classmethod
-    def _has_scheme(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+    def _has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
             raise ValueError(f"uri must be an absolute URI such as https://..., got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _uri_matches_type(self) -> Origin:
+        if self.type == "download" and self.uri is None:
+            raise ValueError('uri is required when type = "download"')
+        if self.type == "overlay" and self.uri is not None:
+            raise ValueError('an origin of type "overlay" is produced by overlays and has no uri')
+        return self
 
 
 class SourceFile(StrictModel):

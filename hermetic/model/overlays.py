@@ -36,28 +36,12 @@ class OverlayMetadata(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    category: Literal[
-        "upstream-backport", "azl-pruning", "azl-compatibility", "azl-temp-workaround",
-        "azl-branding-policy", "azl-disable-flaky-tests", "azl-disable-unsupported-tests",
-        "azl-security-compliance", "azl-release-management", "azl-platform-adaptation",
-    ]
-    upstream_status: Literal[
-        "upstreamed", "upstreamable", "needs-upstream-hook", "inapplicable", "unknown",
-    ] = Field(alias="upstream-status")
+    # Free text: azldev's category names have changed between releases, and metadata is
+    # documentation only, so an unfamiliar category must not stop a component from loading.
+    category: str = Field(min_length=1)
+    upstream_status: str | None = Field(default=None, alias="upstream-status")
     commits: tuple[URLRef, ...] = ()
     bugs: tuple[URLRef, ...] = ()
-
-    @model_validator(mode="after")
-    def _backport_rules(self) -> "OverlayMetadata":
-        if self.category == "upstream-backport":
-            if not self.commits:
-                raise ValueError("category \"upstream-backport\" requires at least one entry "
-                                 "in commits")
-            if self.upstream_status not in ("upstreamed", "upstreamable"):
-                raise ValueError("category \"upstream-backport\" needs upstream-status "
-                                 "\"upstreamed\" or \"upstreamable\", got "
-                                 f"{self.upstream_status!r}")
-        return self
 
 
 class _OverlayBase(BaseModel):

@@ -252,18 +252,29 @@ def test_overlay_file_must_hold_overlays(load_error):
     assert load_error(files).startswith("base/comps/foo.overlay.toml: overlays: ")
 
 
-def test_overlay_file_backport_needs_commits(load_error):
+def test_overlay_file_metadata_is_free_text_documentation(tmp_path):
+    # Categories differ between azldev releases (upstream-backport, backport-dist-git, ...);
+    # metadata never changes a build, so any category and a missing upstream-status load.
+    from hermetic.model import load_workspace
+
+    comp_dir = tmp_path / "base/comps"
+    comp_dir.mkdir(parents=True)
+    (tmp_path / "hermetic.toml").write_text('includes = ["base/comps/*.comp.toml"]\n')
+    (comp_dir / "foo.comp.toml").write_text(
+        "[components.foo]\noverlay-files = ['foo.overlay.toml']\n")
+    (comp_dir / "foo.overlay.toml").write_text(
+        '[metadata]\ncategory = "backport-dist-git"\n'
+        '[[overlays]]\ntype = "spec-remove-tag"\ntag = "Epoch"\n')
+    (comp_dir / "foo.spec").write_text("Name: foo\n")
+    workspace = load_workspace(tmp_path)
+    assert [b.overlay.type for b in workspace.components["foo"].overlays] == ["spec-remove-tag"]
+
+
+def test_overlay_file_metadata_needs_a_category(load_error):
     files = comp("[components.foo]\noverlay-files = ['foo.overlay.toml']\n")
-    files["base/comps/foo.overlay.toml"] = """
-[metadata]
-category = "upstream-backport"
-upstream-status = "upstreamed"
-[[overlays]]
-type = "spec-remove-tag"
-tag = "Epoch"
-"""
-    assert load_error(files) == ('base/comps/foo.overlay.toml: metadata: category '
-                                 '"upstream-backport" requires at least one entry in commits')
+    files["base/comps/foo.overlay.toml"] = (
+        "[metadata]\nupstream-status = 'unknown'\n[[overlays]]\ntype = 'spec-remove-tag'\ntag = 'Epoch'\n")
+    assert "metadata.category" in load_error(files)
 
 
 def test_literal_overlay_file_missing(load_error):
