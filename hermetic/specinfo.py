@@ -16,6 +16,11 @@ _DEFINE = re.compile(r"^%(?:global|define)\s+(?P<name>\w+)\s+(?P<body>.*)$")
 _PACKAGE = re.compile(r"^%package\s+(?P<args>.+)$")
 _MACRO = re.compile(r"%\{(?P<cond>[?!]*)(?P<name>\w+)(?::(?P<alt>[^}]*))?\}|%(?P<bare>[A-Za-z_]\w*)")
 _VERSION_OPERATORS = {"<", ">", "<=", ">=", "=", "=="}
+# Section headers end a preamble; other lines starting with % (macro calls, %if) do not.
+_SECTION = re.compile(
+    r"^%(description|prep|build|install|check|clean|files|changelog|conf|generate_buildrequires"
+    r"|pre|post|preun|postun|pretrans|posttrans|preuntrans|postuntrans|verifyscript"
+    r"|trigger\w*|filetrigger\w*|transfiletrigger\w*|patchlist|sourcelist)\b")
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,7 @@ def read_spec(text: str) -> SpecInfo:
             elif args:
                 packages.append(f"{name}-{args[0]}")
             continue
-        if line.startswith("%") and not line.startswith(("%if", "%else", "%elif", "%endif",
-                                                         "%global", "%define", "%bcond")):
+        if _SECTION.match(line):
             in_preamble = False
             continue
         if not in_preamble:

@@ -99,7 +99,8 @@ def prepare_workdir(workdir: Path, spec_name: str, dep_rpms: Sequence[Path],
         (control / name).write_text(text)
     (control / "pinned.macros").write_text(pinned_macros(cpu_count))
     for index, rpm in enumerate(dep_rpms):
-        target = control / "deps" / f"{index:04d}-{Path(rpm).name}"
+        # Store objects are named by digest, without the .rpm suffix the install script globs.
+        target = control / "deps" / f"{index:04d}.rpm"
         try:
             os.link(rpm, target)
         except OSError:

@@ -104,6 +104,6 @@ Summary: y
 %description
 BuildRequires: not-a-tag-here
 """
-    parsed = read_spec(spec)
+    parsed = read_spec("Source9999: options.macros\n%{load:%{SOURCE9999}}\n" + spec)
     assert parsed.packages == {"foo", "python3-foo", "foo-bar"}
     assert parsed.build_requires == {"a", "b", "pkgconfig(glib-2.0)", "foo-bar-devel"}
