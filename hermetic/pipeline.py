@@ -249,3 +249,60 @@ def plan(prepared: Prepared, explain: bool = False) -> list[PlanItem]:
                     f"{changes[0]}" + (f" (+{len(changes) - 1} more)" if len(changes) > 1 else "")
         items.append(PlanItem(name, key, "build", reason))
     return items
+
+
+@dataclass(frozen=True)
+class Explanation:
+    name: str
+    verdict: str             # one line: cached / will rebuild because ... / never built
+    changes: list[str]       # one line per differing input
+
+
+def explain(prepared: Prepared) -> list[Explanation]:
+    """Each selected component's manifest against the one stored with its latest result.
+
+    A dependency that must rebuild first has unknown outputs; its latest stored outputs stand in
+    for them, so the lines name what changed in the component itself, and the verdict says the
+    dependency may change it further.
+    """
+    from hermetic.keys import diff_manifests
+
+    store = prepared.store
+    exact: dict[str, Any] = {}     # dependencies whose current key has a result
+    latest: dict[str, Any] = {}    # latest stored result of each component, as a stand-in
+    result: list[Explanation] = []
+    for name in prepared.selected:
+        key = store.actions.latest(name)
+        previous = store.actions.get(key, record_use=False) if key else None
+        if previous is not None:
+            latest[name] = previous
+        if prepared.buildroot is None:
+            result.append(Explanation(name, "unknown: the buildroot does not exist yet", []))
+            continue
+        deps = prepared.graph.dependencies[name]
+        pending = sorted(dep for dep in deps if dep not in exact)
+        stand_ins = {dep: exact.get(dep) or latest.get(dep) for dep in deps}
+        if any(entry is None for entry in stand_ins.values()):
+            missing = sorted(dep for dep, entry in stand_ins.items() if entry is None)
+            result.append(Explanation(name, f"will build after {', '.join(missing)} "
+                                            "(never built)", []))
+            continue
+        manifest = manifest_for(prepared, name, stand_ins)
+        current = compute_key(manifest)
+        entry = store.actions.get(current, record_use=False) if not pending else None
+        if entry is not None:
+            exact[name] = entry
+            result.append(Explanation(name, "cached: its inputs match a stored result", []))
+            continue
+        if previous is None:
+            result.append(Explanation(name, "will build: never built in this store", []))
+            continue
+        changes = diff_manifests(previous.manifest, manifest)
+        suffix = f" (and after {', '.join(pending)}, whose outputs may change)" if pending else ""
+        if changes:
+            verdict = f"will rebuild: {len(changes)} input(s) changed{suffix}"
+        else:
+            verdict = f"will rebuild only if {', '.join(pending)} change their RPMs" if pending \
+                else "will rebuild: its result is missing from the store"
+        result.append(Explanation(name, verdict, changes))
+    return result

@@ -16,14 +16,10 @@ from typing import Sequence
 from hermetic.buildroot.store import Buildroot, check_name, install_tree, staging_dir
 from hermetic.buildroot.unpack import force_rmtree, unpack_tarball
 from hermetic.errors import ConfigError, FetchError
+from hermetic.model.project import DEFAULT_BUILDROOT_PACKAGES
 
-# What rpmbuild and ordinary C specs need on Debian: rpm itself, a compiler and make, bash for
-# %_buildshell, the compressors payloads and brp-compress use, and the usual spec tools.
-RPM_BUILD_SET: tuple[str, ...] = (
-    "rpm", "gcc", "g++", "libc6-dev", "make", "bash", "coreutils", "findutils", "grep", "sed", "gawk",
-    "diffutils", "patch", "tar", "gzip", "bzip2", "xz-utils", "zstd", "cpio", "file",
-    "binutils", "elfutils", "pkg-config", "unzip",
-)
+# The default package set lives with the model's [buildroot] defaults (one list for both).
+RPM_BUILD_SET: tuple[str, ...] = DEFAULT_BUILDROOT_PACKAGES
 
 
 def mmdebstrap_command(suite: str, include: Sequence[str], output: Path,
