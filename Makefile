@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # Debian packages the tool and its tests need; installed only when missing.
 APT_PACKAGES := rpm libcap-dev libseccomp-dev libseccomp2 git gcc make mmdebstrap \
                 bubblewrap b3sum createrepo-c uidmap elfutils cpio zstd xz-utils \
-                python3-venv nodejs npm
+                python3-venv nodejs npm libfaketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv demo test bench clean
