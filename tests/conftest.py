@@ -1,4 +1,4 @@
-"""A real rpm buildroot (mmdebstrap), created once and cached across test runs."""
+"""Shared fixtures: a real rpm buildroot (mmdebstrap), created once and cached across test runs."""
 
 from __future__ import annotations
 
