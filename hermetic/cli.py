@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "gc",
     "sandbox",
     "signing",
+    "serve", "push", "pull", "cache",
 )
 
 

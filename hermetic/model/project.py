@@ -70,6 +70,40 @@ class BuildrootConfig(StrictModel):
         return self
 
 
+class CacheSubstituter(StrictModel):
+    """One ``[[cache.substituters]]`` item: a remote cache to pull from."""
+
+    url: str = Field(min_length=1)
+    # Lower is tried first (as in Nix).
+    priority: int = 50
+
+
+class CacheConfig(StrictModel):
+    """``[cache]`` (hermetic's own): the team binary cache (see docs/cache.md).
+
+    Read from the project file only; relative paths resolve against its directory.
+    """
+
+    substituters: tuple[CacheSubstituter, ...] = ()
+    push: tuple[str, ...] = ()
+    trusted_keys: tuple[str, ...] = Field(default=(), alias="trusted-keys")
+    secret_key: str | None = Field(default=None, alias="secret-key")
+    token_file: str | None = Field(default=None, alias="token-file")
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _public_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from hermetic.errors import ConfigError
+        from hermetic.signing import parse_public_key
+
+        for text in value:
+            try:
+                parse_public_key(text)
+            except ConfigError as exc:  # pydantic reports ValueErrors with the field's location
+                raise ValueError(exc.message) from None
+        return value
+
+
 class ComponentGroup(StrictModel):
     """``[component-groups.<name>]``."""
 
@@ -97,6 +131,7 @@ class ConfigFile(StrictModel):
     includes: tuple[str, ...] = ()
     project: ProjectInfo | None = None
     buildroot: BuildrootConfig | None = None
+    cache: CacheConfig | None = None
     distros: dict[str, DistroDefinition] = Field(default_factory=dict)
     default_component_config: ComponentConfig | None = Field(
         default=None, alias="default-component-config")
