@@ -55,7 +55,7 @@ def hash_file(path: str | os.PathLike[str], algorithms: Iterable[str] = ("blake3
     wanted = sorted(set(algorithms))
     if wanted == ["blake3"]:
         return {"blake3": blake3_file(path)}
-    with open(path, "rb") as stream:
+    with open(path, "rb", buffering=0) as stream:
         size = os.fstat(stream.fileno()).st_size
         hashers = {name: new_hasher(name, size) for name in wanted}
         update_all = [h.update for h in hashers.values()]

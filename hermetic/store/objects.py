@@ -70,7 +70,8 @@ class ObjectStore:
         expected = {name.lower(): value.lower() for name, value in (expected or {}).items()}
         algorithms = {"blake3", *expected}
         source = Path(path)
-        with open(source, "rb") as stream:
+        # Unbuffered: each readinto is one read(2), so a pipe or socket never stalls a chunk.
+        with open(source, "rb", buffering=0) as stream:
             size = os.fstat(stream.fileno()).st_size
             hashers = {name: new_hasher(name, size) for name in sorted(algorithms)}
             fd, tmp_path = open_temp(self.tmp_dir, "obj")
