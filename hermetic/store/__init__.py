@@ -8,7 +8,7 @@
 <root>/tmp/  <root>/locks/     staging; per-key locks
 <root>/keys/local.secret       the store's Ed25519 signing key (0600), local.public
 <root>/quarantine/             damaged files moved aside by `hermetic store verify`
-<root>/statcache.sqlite        stat → digest cache of hermetic.hashing.StatCache
+<root>/cache/stat.sqlite       stat → digest cache of hermetic.hashing.StatCache
 ```
 """
 
@@ -75,7 +75,7 @@ class Store:
     def stat_cache(self) -> "StatCache":
         if self._stat_cache is None:
             from hermetic.hashing import StatCache
-            self._stat_cache = StatCache(self.root / "statcache.sqlite")
+            self._stat_cache = StatCache(self.root / "cache" / "stat.sqlite")
         return self._stat_cache
 
     def local_secret_key(self) -> "SecretKey":

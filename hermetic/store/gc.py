@@ -2,7 +2,7 @@
 
 Roots are the latest entry of every component name (``refs/``) and everything such an entry
 references: its output objects, the objects its input manifest names (so a rebuild needs no
-refetch), and its buildroot. Buildroots held in use (a shared lock) and anything touched within
+refetch), and its buildroot; and every named buildroot (``buildroots/names/<name>``). Buildroots held in use (a shared lock) and anything touched within
 the grace period (a running build may be about to write the entry that names it) are never
 evicted. Everything else is a candidate, oldest last use first: entries (last use = entry mtime,
 touched on every cache hit), then objects and buildroots once no remaining entry names them.
@@ -207,7 +207,8 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
     refcount: dict[str, int] = {}
     last_use: dict[str, float] = {d: st.st_mtime for d, st in objects.items()}
     last_use.update({d: mtime for d, (_, mtime) in buildroots.items()})
-    protected: set[str] = set()
+    # Named buildroots (buildroots/names/<name> → digest) are what a workspace builds on next.
+    protected: set[str] = _named_buildroots(store)
     for key, (entry, st) in entries.items():
         if entry is None:
             continue
@@ -235,7 +236,7 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
         if refcount.get(digest, 0) == 0 and not recent(digest):
             heap.append((last_use[digest], 1, "object", digest))
     for digest in buildroots:
-        if refcount.get(digest, 0) == 0 and not recent(digest):
+        if refcount.get(digest, 0) == 0 and digest not in protected and not recent(digest):
             heap.append((last_use[digest], 2, "buildroot", digest))
     heapq.heapify(heap)
 
@@ -269,6 +270,20 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
                     roots=len(roots), dry_run=dry_run, evicted=evicted)
 
 
+def _named_buildroots(store: Store) -> set[str]:
+    names = store.buildroots_dir / "names"
+    found: set[str] = set()
+    if names.is_dir():
+        for item in names.iterdir():
+            try:
+                digest = item.read_text().strip()
+            except OSError:
+                continue
+            if _HEX64.fullmatch(digest):
+                found.add(digest)
+    return found
+
+
 def _evict_buildroot(store: Store, digest: str, dry_run: bool) -> bool:
     """Remove one buildroot unless someone holds it in use; first rename it out of sight."""
     fd = store.try_lock_buildroot_exclusive(digest)
@@ -285,6 +300,7 @@ def _evict_buildroot(store: Store, digest: str, dry_run: bool) -> bool:
         except FileNotFoundError:
             return False
         _remove_tree(doomed)
+        (store.buildroots_dir / "meta" / f"{digest}.json").unlink(missing_ok=True)
         return True
     finally:
         os.close(fd)

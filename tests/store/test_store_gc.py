@@ -103,13 +103,20 @@ def test_gc_buildroots_referenced_in_use_or_unused(store: Store) -> None:
     used, used_tree = buildroot("used-by-root")
     busy, busy_tree = buildroot("mounted-by-a-build")
     idle, idle_tree = buildroot("idle")
+    named, named_tree = buildroot("named-but-not-built-on-yet")
+    (store.root / "buildroots" / "names").mkdir()
+    (store.root / "buildroots" / "names" / "debian-12-rpm").write_text(named + "\n")
+    (store.root / "buildroots" / "meta").mkdir()
+    (store.root / "buildroots" / "meta" / f"{idle}.json").write_text("{}")
     entry = make_entry(store, "lib", "k", {"lib.rpm": b"rpm"}, buildroot=used)
     store.actions.put(entry.key, entry)
     _age(store, entry.key, NOW - 9000)
     with store.buildroot_in_use(busy):
         report = collect_garbage(store, grace_seconds=0, now=NOW)
     assert _names(report, "buildroot") == [idle]
-    assert used_tree.is_dir() and busy_tree.is_dir() and not idle_tree.exists()
+    assert used_tree.is_dir() and busy_tree.is_dir() and named_tree.is_dir()
+    assert not idle_tree.exists()
+    assert not (store.root / "buildroots" / "meta" / f"{idle}.json").exists()
     assert not any(p.name.startswith("gc-buildroot") for p in store.tmp_dir().iterdir())
 
 
