@@ -74,11 +74,16 @@ def shutdown() -> None:
 def serve(fd: int) -> int:
     """The server loop (runs in the server process)."""
     # Warm up: everything a helper imports, imported once here.
-    from hermetic.sandbox import helper, net, profile  # noqa: F401
-    import prctl  # noqa: F401
-    import pyroute2  # noqa: F401
-    import pyseccomp  # noqa: F401
+    import gc
+
+    from hermetic.sandbox import hardening, helper, net, profile, trace  # noqa: F401
     from hermetic.sandbox.status import StatusWriter
+    for name in profile.PROFILES:
+        profile.bpf_program(name)
+    # Every fork copies the page tables of what is resident, and every page a child writes is
+    # copied again: keep the collector from walking (and so writing) the warm heap in children.
+    gc.collect()
+    gc.freeze()
 
     sock = socket.socket(fileno=fd)
     # Children are reaped automatically; each resets this before it starts waiting itself.
@@ -96,6 +101,7 @@ def serve(fd: int) -> int:
                 os.close(extra)
             continue
         out_w, status_w = fds
+        trace.mark("server: request")
         if os.fork() == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sock.close()

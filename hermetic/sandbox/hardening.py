@@ -8,7 +8,7 @@ import os
 import resource
 import signal
 
-from hermetic.sandbox import profile
+from hermetic.sandbox import libc, profile
 from hermetic.sandbox.spec import SandboxSpec
 
 FIXED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -19,6 +19,11 @@ FIXED_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Part of the profile: changing this list means bumping profile.PROFILE_VERSION.
 ROOT_CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
                      "CAP_FSETID", "CAP_KILL", "CAP_SETUID", "CAP_SETGID")
+# Their numbers (linux/capability.h); fixed by the kernel ABI.
+CAPABILITY_NUMBERS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2,
+                      "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6,
+                      "CAP_SETUID": 7}
+ROOT_CAPABILITY_NUMBERS = frozenset(CAPABILITY_NUMBERS[name] for name in ROOT_CAPABILITIES)
 
 
 def payload_environment(spec: SandboxSpec, home: str) -> dict[str, str]:
@@ -60,19 +65,13 @@ def set_rlimits(spec: SandboxSpec) -> None:
 
 
 def drop_privileges(spec: SandboxSpec) -> None:
-    """NO_NEW_PRIVS, then the capability bounding set, then seccomp (which needs NNP)."""
-    import prctl  # lazy: only the payload process needs it
+    """NO_NEW_PRIVS, then the capability sets, then seccomp (which needs NNP).
 
-    keep = set(ROOT_CAPABILITIES) if spec.uid == 0 else set()
-    keep_numbers = {getattr(prctl, name) for name in keep}
-    prctl.set_no_new_privs(1)
-    for number in prctl.ALL_CAPS:
-        if number not in keep_numbers:
-            prctl.capbset.drop(number)
-    for name in prctl.ALL_CAP_NAMES:
-        if f"CAP_{name.upper()}" not in keep:
-            for capset in (prctl.cap_effective, prctl.cap_permitted, prctl.cap_inheritable):
-                setattr(capset, name, False)
+    Direct prctl/capset calls: one capset for all three sets, where a per-capability API
+    would make hundreds of capget/capset round trips per sandbox.
+    """
+    libc.set_no_new_privs()
+    libc.limit_capabilities(ROOT_CAPABILITY_NUMBERS if spec.uid == 0 else frozenset())
     profile.install(spec.profile)
 
 

@@ -77,3 +77,78 @@ def sethostname(name: str) -> None:
 def setdomainname(name: str) -> None:
     data = name.encode()
     _check(_libc.setdomainname(data, ctypes.c_size_t(len(data))), "setdomainname")
+
+
+# prctl(2) options (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP = 22
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SECCOMP_MODE_FILTER = 2
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
+    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl {option}")
+
+
+def set_pdeathsig(signum: int) -> None:
+    prctl(PR_SET_PDEATHSIG, signum)
+
+
+def set_no_new_privs() -> None:
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def limit_capabilities(keep: frozenset[int]) -> None:
+    """Drop every capability not in ``keep`` from the bounding, ambient, effective, permitted
+    and inheritable sets of the calling process (inheritable ends empty)."""
+    for number in range(64):
+        if number in keep:
+            continue
+        if _libc.prctl(ctypes.c_int(PR_CAPBSET_DROP), ctypes.c_ulong(number), ctypes.c_ulong(0),
+                       ctypes.c_ulong(0), ctypes.c_ulong(0)) < 0:
+            if ctypes.get_errno() == 22:  # EINVAL: past the kernel's last capability
+                break
+            _check(-1, f"prctl PR_CAPBSET_DROP {number}")
+    # Ambient capabilities are a subset of permitted ∩ inheritable, so the capset below would
+    # clear them too; clearing them first says so explicitly (EINVAL on kernels before 4.3).
+    _libc.prctl(ctypes.c_int(PR_CAP_AMBIENT), ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL),
+                ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    mask = sum(1 << number for number in keep)
+    data = (_CapData * 2)(_CapData(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0),
+                          _CapData(mask >> 32, mask >> 32, 0))
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_seccomp_program(program: bytes) -> None:
+    """Install a classic-BPF seccomp program (8-byte ``struct sock_filter`` instructions).
+
+    The caller must have set NO_NEW_PRIVS (or hold CAP_SYS_ADMIN).
+    """
+    if not program or len(program) % 8:
+        raise ValueError(f"seccomp program of {len(program)} bytes is not whole instructions")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                       ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)),
+           "prctl PR_SET_SECCOMP")

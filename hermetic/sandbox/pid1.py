@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from hermetic.errors import SandboxError
-from hermetic.sandbox import hardening, libc, mounts
+from hermetic.sandbox import hardening, libc, mounts, trace
 from hermetic.sandbox.spec import SandboxSpec
 from hermetic.sandbox.status import StatusWriter
 
@@ -77,7 +77,9 @@ def exec_payload(spec: SandboxSpec, status: StatusWriter) -> None:
             os.chdir(spec.cwd)
         except OSError as exc:
             raise SandboxError(f"sandbox: working directory {spec.cwd}: {exc.strerror}") from exc
+        trace.mark("payload: start")
         hardening.drop_privileges(spec)
+        trace.mark("payload: exec")
         try:
             os.execvpe(spec.argv[0], spec.argv, env)
         except OSError as exc:
@@ -96,16 +98,17 @@ def main(spec: SandboxSpec, status: StatusWriter) -> None:
     try:
         # Everything that needs the host's files (Python modules, libseccomp) comes in before
         # the pivot: afterwards only the sandbox's root is visible.
-        import prctl
+        trace.mark("pid1: start")
         from hermetic.sandbox import net, profile
-        net.preload()
-        profile.compile_filter(spec.profile)
-        prctl.set_pdeathsig(signal.SIGKILL)  # the helper gone means the sandbox is gone
+        profile.bpf_program(spec.profile)  # built in the fork server already; libseccomp is a host file
+        libc.set_pdeathsig(signal.SIGKILL)  # the helper gone means the sandbox is gone
         os.setsid()  # no controlling terminal inside
         setup_root(spec)
+        trace.mark("pid1: root ready")
         libc.sethostname(spec.hostname)
         libc.setdomainname(spec.domainname)
         net.bring_up_loopback()
+        trace.mark("pid1: lo up")
     except SandboxError as exc:
         status.send(event="error", message=exc.message, hint=exc.hint)
         os._exit(125)
@@ -131,6 +134,8 @@ def _supervise(payload: int, status: StatusWriter) -> None:
             pid, wait_status = os.wait()
         except ChildProcessError:
             os._exit(125)
+        if pid == payload:
+            trace.mark("pid1: payload reaped")
         if pid != payload:
             continue  # an orphan re-parented to us: reaped, nothing more
         if os.WIFSIGNALED(wait_status):

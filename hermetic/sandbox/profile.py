@@ -11,6 +11,7 @@ Loopback sockets and ptrace stay allowed; the net and pid namespaces confine the
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass
 
 PROFILE_VERSION = "seccomp-1"
@@ -110,14 +111,51 @@ def rules_for(profile: str) -> list[Rule]:
 
 
 _compiled: dict[str, object] = {}
+_programs: dict[str, bytes] = {}
 
 
 def install(profile: str) -> None:
     """Load the profile into the calling process (and every process it will start).
 
-    The caller must have set NO_NEW_PRIVS first.
+    The caller must have set NO_NEW_PRIVS first. Loads the BPF program exported once per
+    process by ``bpf_program`` (libseccomp would regenerate it on every load).
     """
-    compile_filter(profile).load()  # type: ignore[attr-defined]
+    from hermetic.sandbox import libc
+    libc.load_seccomp_program(bpf_program(profile))
+
+
+def bpf_program(profile: str) -> bytes:
+    """The profile as the classic-BPF program libseccomp generates, built once per process.
+
+    The fork server builds both profiles at start-up, so sandboxes only copy bytes into the
+    kernel; the program is the very filter ``compile_filter(profile).load()`` would install.
+    """
+    if profile not in _programs:
+        read_end, write_end = os.pipe()
+        try:
+            # The program is ~1 KiB per 128 instructions, far below a pipe's capacity.
+            compile_filter(profile).export_bpf(_Fd(write_end))  # type: ignore[attr-defined]
+            os.close(write_end)
+            write_end = -1
+            chunks = []
+            while chunk := os.read(read_end, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(read_end)
+            if write_end >= 0:
+                os.close(write_end)
+        _programs[profile] = b"".join(chunks)
+    return _programs[profile]
+
+
+class _Fd:
+    """What pyseccomp's export_bpf wants: an object with ``fileno()``."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
 
 
 def compile_filter(profile: str) -> object:

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Callable
 import msgpack
 
 from hermetic.errors import SandboxError
-from hermetic.sandbox import cgroups
+from hermetic.sandbox import cgroups, trace
 from hermetic.sandbox.spec import SandboxResult, SandboxSpec
 from hermetic.sandbox.status import StatusReader
 
@@ -61,6 +61,7 @@ def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxRe
     spec = _absolute_paths(spec)
     from hermetic.sandbox import forkserver
     started = time.monotonic()
+    trace.mark("runner: start")
     out_r, out_w = os.pipe()
     status_r, status_w = os.pipe()
     try:
@@ -68,6 +69,7 @@ def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxRe
     finally:
         os.close(out_w)
         os.close(status_w)
+    trace.mark("runner: launched")
     log = _Log(spec.log_path)
     try:
         return _supervise(spec, helper, out_r, status_r, on_output, log, started)
@@ -180,9 +182,11 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status_r: int,
         kill_sandbox()
         raise
     finally:
+        trace.mark("runner: pipes closed")
         helper.wait()
         if cgroup is not None:
             cgroups.remove(cgroup)
+    trace.mark("runner: done")
     duration = time.monotonic() - started
     for message in messages:
         if message["event"] == "error" and not (timed_out or silent):
