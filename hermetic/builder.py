@@ -176,12 +176,14 @@ class Builder:
         return self.store.actions.put(key, entry)
 
     def _check_out(self, entry: Any) -> list[Path]:
-        target = self.settings.out_dir / entry.component
-        paths = []
-        for output in entry.outputs:
-            if output.kind in ("rpm", "srpm"):
-                paths.append(self.store.objects.link_to(output.digest, target / output.name))
-        return paths
+        return check_out(self.store, entry, self.settings.out_dir)
+
+
+def check_out(store: Any, entry: Any, out_dir: Path) -> list[Path]:
+    """Hardlink an entry's RPMs and SRPM to ``out_dir/<component>/``."""
+    target = out_dir / entry.component
+    return [store.objects.link_to(output.digest, target / output.name)
+            for output in entry.outputs if output.kind in ("rpm", "srpm")]
 
 
 def _rpm_version(buildroot: Any) -> str:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from hermetic.commands._common import add_path_arguments, open_store, resolve_path, workspace_root
 from hermetic.context import Context
@@ -35,18 +36,58 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from hermetic.builder import Builder, BuildSettings, failure_tail
-    from hermetic.events import make_renderer
-    from hermetic.graph import Graph, run_parallel
-    from hermetic.pipeline import prepare
-
     if args.jobs < 1:
         raise HermeticError(f"-j {args.jobs}: the number of jobs must be at least 1")
     path = resolve_path(ctx, args.path)
     store = open_store(ctx, path)
-    prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4))
     root = workspace_root(path) or ctx.cwd
     out_dir = resolve_path(ctx, args.out) if args.out else root / "out"
+    results = _unchanged(store, path, args.names, out_dir, ctx.json)
+    if results is None:
+        results, failed = _build(args, ctx, store, path, out_dir)
+    else:
+        failed = False
+    if args.repo and not failed:
+        _write_repo(resolve_path(ctx, args.repo), results, store)
+    _report(results, ctx.json)
+    return BuildError.exit_code if failed else 0
+
+
+def _unchanged(store: Any, path: Path, names: list[str], out_dir: Path,
+               json_output: bool) -> list[Any] | None:
+    """The fast path: every component cached and nothing read since has changed."""
+    from hermetic import fastpath
+
+    recorded = fastpath.lookup(store, path, names)
+    if recorded is None:
+        return None
+    from hermetic.builder import ComponentResult, check_out
+    from hermetic.events import ComponentEvent, make_renderer
+
+    entries = [(name, key, store.actions.get(key)) for name, key in recorded.components]
+    if any(entry is None for _, _, entry in entries):
+        return None  # evicted by gc meanwhile: take the full path
+    renderer = make_renderer(json_output)
+    results = []
+    try:
+        for name, key, entry in entries:
+            outputs = check_out(store, entry, out_dir)
+            results.append(ComponentResult(name, key, "cached", outputs=outputs, entry=entry))
+            renderer.emit(ComponentEvent(name, "cached", key=key,
+                                         detail="no input changed since the last build"))
+    finally:
+        renderer.close()
+    return results
+
+
+def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
+           out_dir: Path) -> tuple[list[Any], bool]:
+    from hermetic.builder import Builder, BuildSettings, ComponentResult
+    from hermetic.events import make_renderer
+    from hermetic.graph import Graph, run_parallel
+    from hermetic.pipeline import prepare
+
+    prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4))
     settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
                              timeout=args.timeout, max_silent_time=args.max_silent_time)
     renderer = make_renderer(ctx.json)
@@ -56,19 +97,44 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         outcome = run_parallel(subgraph, args.jobs, builder.build_one)
     finally:
         renderer.close()
-    for name, error in outcome.errors.items():
+    for error in outcome.errors.values():
         raise error  # a bug, not a build failure: keep its traceback
-    results = [builder.results.get(name) for name in prepared.selected]
-    if args.repo and not outcome.failed:
-        _write_repo(resolve_path(ctx, args.repo), [r for r in results if r is not None], store)
+    results = [builder.results.get(name) or ComponentResult(name, None, "skipped")
+               for name in prepared.selected]
+    failed = bool(outcome.failed or outcome.skipped)
+    if not failed:
+        _remember(prepared, store, path, args.names, out_dir, results)
+    return results, failed
 
-    summary = []
-    for name in prepared.selected:
-        result = builder.results.get(name)
-        status = result.status if result else "skipped"
-        summary.append({"name": name, "key": result.key if result else None, "status": status,
-                        "outputs": [str(p) for p in result.outputs] if result else []})
-    if ctx.json:
+
+def _remember(prepared: Any, store: Any, path: Path, names: list[str], out_dir: Path,
+              results: list[Any]) -> None:
+    """Record the keys for the fast path, with every place the pipeline read from."""
+    from hermetic import fastpath
+
+    workspace = prepared.workspace
+    roots = {workspace.root}
+    for component in workspace.components.values():
+        spec = component.config.spec
+        if spec.type == "upstream" and not spec.upstream_commit:
+            return  # a branch head can move without any local file changing
+        if component.spec_path is not None:
+            roots.add(component.spec_path.parent)
+        for bound in component.overlays:
+            if bound.source_path is not None:
+                roots.add(bound.source_path.parent)
+    roots = {r for r in roots if not any(o != r and o in r.parents for o in roots)}
+    fastpath.record(store, path, names, roots=sorted(roots), files=workspace.files,
+                    skip=[store.root, out_dir], buildroot_name=workspace.buildroot.name,
+                    components=[(r.name, r.key) for r in results])
+
+
+def _report(results: list[Any], json_output: bool) -> None:
+    from hermetic.builder import failure_tail
+
+    summary = [{"name": r.name, "key": r.key, "status": r.status,
+                "outputs": [str(p) for p in r.outputs]} for r in results]
+    if json_output:
         print(json.dumps({"event": "summary", "components": summary}, sort_keys=True))
     else:
         for item in summary:
@@ -78,20 +144,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
                     print(f"  {output}")
             elif item["status"] == "skipped":
                 print(f"{item['name']}: skipped (a dependency failed)")
-    for name in sorted(outcome.failed):
-        result = builder.results[name]
-        print(f"hermetic: error: {name}: {result.error}", file=sys.stderr)
+    for result in results:
+        if result.status != "failed":
+            continue
+        print(f"hermetic: error: {result.name}: {result.error}", file=sys.stderr)
         tail = failure_tail(result.log_path)
         if tail:
-            print(f"--- last {len(tail)} lines of the build log of {name} ---", file=sys.stderr)
+            print(f"--- last {len(tail)} lines of the build log of {result.name} ---",
+                  file=sys.stderr)
             for line in tail:
                 print(line, file=sys.stderr)
         if result.log_path:
             print(f"hermetic: log: {result.log_path}", file=sys.stderr)
-    return BuildError.exit_code if outcome.failed or outcome.skipped else 0
 
 
-def _write_repo(repo: Path, results: list, store) -> None:
+def _write_repo(repo: Path, results: list[Any], store: Any) -> None:
     repo.mkdir(parents=True, exist_ok=True)
     for result in results:
         if result.entry is None:
@@ -105,4 +172,4 @@ def _write_repo(repo: Path, results: list, store) -> None:
     except FileNotFoundError:
         raise HermeticError("--repo needs createrepo_c", hint="apt-get install createrepo-c")
     except subprocess.CalledProcessError as error:
-        raise HermeticError(f"createrepo_c {repo}: {error.stderr.strip().splitlines()[-1:]}")
+        raise HermeticError(f"createrepo_c {repo}: {error.stderr.strip()}")

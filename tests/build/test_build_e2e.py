@@ -159,3 +159,20 @@ def test_kill_9_mid_build_leaves_no_visible_entry(workspace, hermetic, delay):
     summary = hermetic.build_json(workspace)
     assert set(summary["statuses"].values()) <= {"built", "cached"}
     _verify_store_is_clean(hermetic)
+
+
+def test_unchanged_workspace_takes_the_fast_path_until_an_input_changes(workspace, hermetic):
+    from tests.core.test_fastpath import age
+
+    assert hermetic.build_json(workspace)["statuses"] == {"libgreet": "built", "greeter": "built"}
+    age(workspace)
+    hermetic.build_json(workspace)  # full pipeline, all cached: records the keys
+    fast = hermetic.run("build", str(workspace), "--json").stdout
+    assert fast.count("no input changed since the last build") == 2
+    assert (workspace / "out/greeter/greeter-1.0-1.x86_64.rpm").exists()
+
+    spec = workspace / "components/greeter/greeter.spec"
+    spec.write_text(spec.read_text().replace("prints a greeting", "prints a greeting!"))
+    changed = hermetic.build_json(workspace)
+    assert changed["statuses"] == {"libgreet": "cached", "greeter": "built"}
+    assert "no input changed" not in hermetic.run("build", str(workspace), "--json").stdout
