@@ -5,10 +5,10 @@ PY    := $(VENV)/bin/python
 # Debian packages the tool and its tests need; installed only when missing.
 APT_PACKAGES := rpm libcap-dev libseccomp-dev libseccomp2 git gcc make mmdebstrap \
                 bubblewrap b3sum createrepo-c uidmap elfutils cpio zstd xz-utils \
-                python3-venv nodejs npm libfaketime
+                python3-venv nodejs npm libfaketime nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup apt venv demo test bench clean
+.PHONY: setup apt venv demo test bench clean azurite
 
 setup: apt venv
 
@@ -31,7 +31,13 @@ venv: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/hermetic -C examples build --store $(CURDIR)/store
 
-test: setup
+# Azurite (the Azure Blob Storage emulator) for the azure:// cache tests, from npm, once.
+AZURITE_DIR ?= $(HOME)/.cache/hermetic-test-azurite
+azurite: apt
+	@[ -x $(AZURITE_DIR)/node_modules/.bin/azurite-blob ] || \
+	  (mkdir -p $(AZURITE_DIR) && cd $(AZURITE_DIR) && npm install --silent --no-audit --no-fund azurite@3)
+
+test: setup azurite
 	$(PY) -m pytest -q
 
 bench: setup
