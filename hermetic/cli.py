@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "sandbox",
     "signing",
     "serve", "push", "pull", "cache",
+    "audit", "verify", "challenge", "provenance",
 )
 
 
