@@ -176,3 +176,18 @@ def test_unchanged_workspace_takes_the_fast_path_until_an_input_changes(workspac
     changed = hermetic.build_json(workspace)
     assert changed["statuses"] == {"libgreet": "cached", "greeter": "built"}
     assert "no input changed" not in hermetic.run("build", str(workspace), "--json").stdout
+
+
+def test_image_buildroot_is_imported_once_then_reused(tmp_path, workspace, rpm_buildroot):
+    project = workspace / "hermetic.toml"
+    text = project.read_text()
+    start, end = text.index("[buildroot]"), text.index("\n[default-component-config")
+    project.write_text(text[:start] + '[buildroot]\ntype = "image"\nname = "imported"\n'
+                       f'path = "{rpm_buildroot.path}"\n' + text[end:])
+    hermetic = Hermetic(tmp_path / "fresh-store")  # no buildroot seeded: the build imports it
+    first = hermetic.build_json(workspace)
+    assert first["statuses"] == {"libgreet": "built", "greeter": "built"}
+    names = tmp_path / "fresh-store/buildroots/names/imported"
+    assert names.read_text().strip() == rpm_buildroot.digest  # same tree, same digest
+    assert hermetic.build_json(workspace)["statuses"] == {"libgreet": "cached",
+                                                          "greeter": "cached"}
