@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import socket
+import struct
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -208,12 +209,34 @@ class CacheRequestHandler(BaseHTTPRequestHandler):
             sent = 0
             if not head and size:
                 try:
-                    sent = self.connection.sendfile(handle, 0, size)
-                except (BrokenPipeError, ConnectionResetError):
+                    sent = self._sendfile(handle.fileno(), size)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError):
                     self.close_connection = True
                 if sent != size:
                     self.close_connection = True  # the client cannot resync mid-body
         self.server.metrics.request(self.command, 200, sent)
+
+    def _sendfile(self, fd: int, size: int) -> int:
+        """Zero-copy file → socket. The socket is blocking for the transfer (one sendfile call
+        moves the whole file), with SO_SNDTIMEO so a stalled client still times out."""
+        sock = self.connection
+        previous = sock.gettimeout()
+        sock.settimeout(None)
+        seconds = int(self.timeout)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                        struct.pack("ll", seconds, 0))
+        sent = 0
+        try:
+            while sent < size:
+                count = os.sendfile(sock.fileno(), fd, sent, size - sent)
+                if count == 0:
+                    break
+                sent += count
+        except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
+            raise TimeoutError from None
+        finally:
+            sock.settimeout(previous)
+        return sent
 
     def do_POST(self) -> None:
         try:
