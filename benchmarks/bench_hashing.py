@@ -105,6 +105,7 @@ def main() -> int:
             start = time.perf_counter()
             for f in files:
                 cache.cached_digest(f)
+            cache.flush()  # the write to disk is part of a miss's cost
             misses.append(time.perf_counter() - start)
             assert cache.misses == len(files)
         results["stat cache miss"] = min(misses)

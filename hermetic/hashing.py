@@ -7,6 +7,7 @@ digests by (device, inode, size, mtime_ns, ctime_ns) so unchanged files are neve
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import sqlite3
@@ -106,8 +107,12 @@ class StatCache:
         self._clock_ns = clock_ns
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        # Rows not yet written: one transaction per row costs ~0.2 ms, so rows are written in
+        # batches (and at exit). Losing them in a crash only costs a re-hash later.
+        self._pending: dict[tuple[int, int], tuple[StatKey, dict[str, str]]] = {}
         self.hits = 0
         self.misses = 0
+        atexit.register(self.flush)
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is None:
@@ -129,6 +134,9 @@ class StatCache:
         """Cached digests for exactly this stat identity, if all ``algorithms`` are known."""
         wanted = set(algorithms)
         with self._lock:
+            pending = self._pending.get((key.dev, key.ino))
+            if pending is not None and pending[0] == key and wanted <= pending[1].keys():
+                return {name: pending[1][name] for name in wanted}
             db = self._connect()
             if db is None:
                 return None
@@ -152,31 +160,51 @@ class StatCache:
         return self._clock_ns() - newest < self.racy_window_ns
 
     def remember(self, key: StatKey, digests: dict[str, str]) -> bool:
-        """Store digests for ``key`` (merged with digests already known); False when refused."""
+        """Remember digests for ``key`` (merged with digests already known); False when refused.
+
+        Written in batches: call ``flush()`` (or ``close()``) to make them visible to others
+        at once; they are flushed at interpreter exit in any case.
+        """
         if self.is_racy(key):
             return False
         with self._lock:
+            earlier = self._pending.get((key.dev, key.ino))
+            if earlier is not None and earlier[0] == key:
+                digests = {**earlier[1], **digests}
+            self._pending[(key.dev, key.ino)] = (key, dict(digests))
+            full = len(self._pending) >= self.BATCH_SIZE
+        if full:
+            self.flush()
+        return True
+
+    BATCH_SIZE = 256
+
+    def flush(self) -> None:
+        """Write remembered rows in one transaction."""
+        with self._lock:
+            if not self._pending:
+                return
+            rows, self._pending = list(self._pending.values()), {}
             db = self._connect()
             if db is None:
-                return False
+                return
             try:
                 db.execute("BEGIN IMMEDIATE")
-                row = db.execute("SELECT size, mtime_ns, ctime_ns, digests FROM files"
-                                 " WHERE dev=? AND ino=?", (key.dev, key.ino)).fetchone()
-                merged = dict(digests)
-                if row is not None and tuple(row[:3]) == (key.size, key.mtime_ns, key.ctime_ns):
-                    merged = {**msgpack.unpackb(row[3], raw=False), **digests}
-                db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                           (key.dev, key.ino, key.size, key.mtime_ns, key.ctime_ns,
-                            msgpack.packb(merged, use_bin_type=True)))
+                for key, digests in rows:
+                    row = db.execute("SELECT size, mtime_ns, ctime_ns, digests FROM files"
+                                     " WHERE dev=? AND ino=?", (key.dev, key.ino)).fetchone()
+                    if row is not None and tuple(row[:3]) == (key.size, key.mtime_ns,
+                                                              key.ctime_ns):
+                        digests = {**msgpack.unpackb(row[3], raw=False), **digests}
+                    db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                               (key.dev, key.ino, key.size, key.mtime_ns, key.ctime_ns,
+                                msgpack.packb(digests, use_bin_type=True)))
                 db.execute("COMMIT")
-            except sqlite3.Error:
+            except (sqlite3.Error, ValueError, TypeError):
                 try:
                     db.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                return False
-        return True
 
     def cached_digest(self, path: str | os.PathLike[str],
                       algorithms: Iterable[str] = ("blake3",)) -> dict[str, str]:
@@ -195,6 +223,8 @@ class StatCache:
         return digests
 
     def close(self) -> None:
+        self.flush()
+        atexit.unregister(self.flush)
         with self._lock:
             if self._db is not None:
                 self._db.close()

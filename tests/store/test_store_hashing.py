@@ -56,6 +56,7 @@ def test_stat_cache_hit_when_every_field_matches(tmp_path: Path) -> None:
     assert cache.remember(BASE, {"blake3": "b" * 64, "sha256": "s" * 64})
     assert cache.lookup(BASE, ["blake3"]) == {"blake3": "b" * 64}
     assert cache.lookup(BASE, ["sha512"]) is None  # an algorithm never computed is a miss
+    cache.flush()
     # persisted: a second instance (another process, in effect) sees it
     assert StatCache(tmp_path / "c.sqlite").lookup(BASE, ["sha256"]) == {"sha256": "s" * 64}
 
@@ -109,3 +110,22 @@ def test_unusable_cache_file_falls_back_to_hashing(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"data")
     assert StatCache(db).cached_digest(path) == {"blake3": blake3.blake3(b"data").hexdigest()}
+
+
+def test_remembered_digests_reach_disk_at_process_exit(tmp_path: Path) -> None:
+    from .conftest import python_process
+    path = tmp_path / "f"
+    path.write_bytes(b"settled")
+    os.utime(path, (1_000_000, 1_000_000))
+    db = tmp_path / "c.sqlite"
+    ctime = os.stat(path).st_ctime_ns
+    child = python_process(f"""
+        from hermetic.hashing import StatCache
+        cache = StatCache({str(db)!r}, clock_ns=lambda: {ctime} + 10**10)
+        cache.cached_digest({str(path)!r})
+        assert cache.misses == 1
+    """)
+    assert child.wait() == 0
+    cache = StatCache(db)
+    assert cache.cached_digest(path) == {"blake3": blake3.blake3(b"settled").hexdigest()}
+    assert (cache.hits, cache.misses) == (1, 0)
