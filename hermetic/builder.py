@@ -44,6 +44,10 @@ class BuildSettings:
     timeout: float | None = None
     max_silent_time: float | None = None
     rebuild: bool = False             # ignore cached results (verify)
+    # Team cache (hermetic.remote): pull before building, push after; --no-build fails instead.
+    substituters: Any = None          # hermetic.remote.Substituters | None
+    uploader: Any = None              # hermetic.remote.Uploader | None
+    no_build: bool = False
 
 
 class Builder:
@@ -97,8 +101,18 @@ class Builder:
                 entry = self.store.actions.get(key)  # the other builder may have finished it
                 if entry is not None:
                     return ComponentResult(name, key, "cached", entry=entry)
+                if self.settings.substituters:
+                    entry = self.settings.substituters.pull(self.store, key)
+                    if entry is not None:
+                        return ComponentResult(name, key, "pulled", entry=entry)
+            if self.settings.no_build:
+                return ComponentResult(name, key, "failed",
+                                       error="no cached result for its key and --no-build given")
             self.renderer.emit(ComponentEvent(name, "building", key=key))
-            return self._build(name, key, manifest, started)
+            result = self._build(name, key, manifest, started)
+            if result.status == "built" and self.settings.uploader is not None:
+                self.settings.uploader.submit(self.store, key)  # in the background
+            return result
 
     # -- one sandboxed rpmbuild -----------------------------------------------------------------
 

@@ -32,6 +32,20 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="wall-clock limit of each build, in seconds")
     parser.add_argument("--max-silent-time", type=float, metavar="S",
                         help="kill a build that prints nothing for S seconds")
+    cache = parser.add_argument_group("team cache (see docs/cache.md)")
+    cache.add_argument("--substituter", action="append", default=[], metavar="URL",
+                       help="pull results from this cache before building (repeatable; tried "
+                            "before [cache] substituters)")
+    cache.add_argument("--push", action="append", default=[], metavar="URL",
+                       help="upload every result to this cache in the background (repeatable)")
+    cache.add_argument("--trusted-key", action="append", default=[], metavar="NAME:BASE64",
+                       help="trust cached entries signed by this public key (repeatable)")
+    cache.add_argument("--secret-key", metavar="FILE",
+                       help="sign pushed entries with this key (NAME.secret) too")
+    cache.add_argument("--token-file", metavar="F",
+                       help="cache write token (default: $HERMETIC_CACHE_TOKEN)")
+    cache.add_argument("--no-build", action="store_true",
+                       help="never build: a component with no local or cached result fails")
     parser.set_defaults(handler=run)
 
 
@@ -42,15 +56,53 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     store = open_store(ctx, path)
     root = workspace_root(path) or ctx.cwd
     out_dir = resolve_path(ctx, args.out) if args.out else root / "out"
-    results = _unchanged(store, path, args.names, out_dir, ctx.json)
-    if results is None:
-        results, failed = _build(args, ctx, store, path, out_dir)
-    else:
-        failed = False
+    cache = _cache_settings(args, ctx, path)
+    uploader = cache.open_uploader()
+    results: list[Any] = []
+    try:
+        results = _unchanged(store, path, args.names, out_dir, ctx.json)  # type: ignore[assignment]
+        if results is None:
+            results, failed = _build(args, ctx, store, path, out_dir, cache, uploader)
+        else:
+            failed = False
+    finally:
+        push_failures = _finish_uploads(uploader, store, results or [])
     if args.repo and not failed:
         _write_repo(resolve_path(ctx, args.repo), results, store)
     _report(results, ctx.json)
-    return BuildError.exit_code if failed else 0
+    if failed:
+        return BuildError.exit_code
+    if push_failures:
+        from hermetic.remote import RemoteError
+        return RemoteError.exit_code
+    return 0
+
+
+def _cache_settings(args: argparse.Namespace, ctx: Context, path: Path) -> Any:
+    """[cache] of the project file, with the command-line flags on top."""
+    from hermetic.context import find_project_file
+    from hermetic.remote.config import apply_flags, load_cache_config
+
+    root = workspace_root(path)
+    project_file = find_project_file(root) if root else None
+    return apply_flags(load_cache_config(project_file), substituters=args.substituter,
+                       push=args.push, trusted_keys=args.trusted_key,
+                       secret_key=args.secret_key, token_file=args.token_file, cwd=ctx.cwd)
+
+
+def _finish_uploads(uploader: Any, store: Any, results: list[Any]) -> list[str]:
+    """Push what was not built here (cached, pulled), wait for every upload, report failures."""
+    if uploader is None:
+        return []
+    for result in results:
+        if result.status in ("cached", "pulled") and result.key:
+            uploader.submit(store, result.key)
+    failures = uploader.close()
+    for line in uploader.skipped:
+        print(f"hermetic: warning: push skipped {line}", file=sys.stderr)
+    for line in failures:
+        print(f"hermetic: error: push: {line}", file=sys.stderr)
+    return failures
 
 
 def _unchanged(store: Any, path: Path, names: list[str], out_dir: Path,
@@ -81,7 +133,7 @@ def _unchanged(store: Any, path: Path, names: list[str], out_dir: Path,
 
 
 def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
-           out_dir: Path) -> tuple[list[Any], bool]:
+           out_dir: Path, cache: Any = None, uploader: Any = None) -> tuple[list[Any], bool]:
     from hermetic.builder import Builder, BuildSettings, ComponentResult
     from hermetic.events import make_renderer
     from hermetic.graph import Graph, run_parallel
@@ -89,7 +141,9 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
 
     prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4))
     settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
-                             timeout=args.timeout, max_silent_time=args.max_silent_time)
+                             timeout=args.timeout, max_silent_time=args.max_silent_time,
+                             substituters=cache.open_substituters() if cache else None,
+                             uploader=uploader, no_build=getattr(args, "no_build", False))
     renderer = make_renderer(ctx.json)
     builder = Builder(prepared, renderer, settings)
     subgraph = Graph({name: prepared.graph.dependencies[name] for name in prepared.selected})
