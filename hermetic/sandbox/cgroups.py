@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 
 from hermetic.sandbox.spec import SandboxSpec
 
@@ -67,45 +66,94 @@ def limits_for(spec: SandboxSpec) -> dict[str, int]:
     return {name: value for name, value in wanted.items() if value is not None}
 
 
+def available() -> dict[str, tuple[str, str]]:
+    """Controller -> (directory of our cgroup, limit file) for each one we may create under."""
+    found = {}
+    for controller in V2_FILES:
+        where = _cgroup_dir(controller)
+        if where is not None:
+            found[controller] = where
+    return found
+
+
+def create(controllers: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """A fresh child cgroup per controller (controller -> path); none where mkdir fails."""
+    created = {}
+    for controller, (base, _) in controllers.items():
+        path = os.path.join(base, f"hermetic-sandbox-{secrets.token_hex(6)}")
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        created[controller] = path
+    return created
+
+
+def set_limits(paths: dict[str, str], limits: dict[str, int]) -> None:
+    """Write each limit into its controller's cgroup (a missing cgroup: rlimits only)."""
+    for controller, value in limits.items():
+        path = paths.get(controller)
+        if path is None:
+            continue
+        limit_file = V2_FILES[controller] if _is_v2(path) else V1_FILES[controller]
+        try:
+            with open(os.path.join(path, limit_file), "w") as limit:
+                limit.write(str(value))
+        except OSError:
+            pass  # partial delegation: rlimits only, as when no cgroup is writable
+
+
+def _is_v2(path: str) -> bool:
+    return os.path.exists(os.path.join(path, "cgroup.events"))
+
+
+def join(paths: list[str]) -> list[str]:
+    """Move the calling process into the cgroups; those it could not join are removed.
+
+    On cgroup v1 (and v2 without favordynmods) a move waits for an RCU grace period, several
+    milliseconds: the fork server's spares pay it before any request arrives.
+    """
+    joined = []
+    for path in paths:
+        try:
+            with open(os.path.join(path, "cgroup.procs"), "w") as procs:
+                procs.write(str(os.getpid()))
+            joined.append(path)
+        except OSError:  # e.g. v2's "no internal processes": rlimits only
+            remove([path])
+    return joined
+
+
 def enter_limited_cgroup(spec: SandboxSpec) -> list[str] | None:
     """Create child cgroups with the spec's limits and move the calling process into them.
 
     Returns their paths (the runner removes them afterwards), or None when no limit applies.
     """
-    created: list[str] = []
-    for controller, value in limits_for(spec).items():
-        where = _cgroup_dir(controller)
-        if where is None:
-            continue
-        base, limit_file = where
-        path = os.path.join(base, f"hermetic-sandbox-{secrets.token_hex(6)}")
-        try:
-            os.mkdir(path)
-            created.append(path)
-            with open(os.path.join(path, limit_file), "w") as limit:
-                limit.write(str(value))
-            with open(os.path.join(path, "cgroup.procs"), "w") as procs:
-                procs.write(str(os.getpid()))
-        except OSError:
-            continue  # partial delegation (e.g. "no internal processes"): rlimits only
-    return created or None
+    limits = limits_for(spec)
+    controllers = {name: where for name, where in available().items() if name in limits}
+    paths = create(controllers)
+    set_limits(paths, limits)
+    return join(list(paths.values())) or None
 
 
-def remove(paths: list[str]) -> None:
-    """Kill whatever is left in the cgroups and remove them."""
+def remove(paths: list[str]) -> list[str]:
+    """Kill whatever is left in the cgroups and remove them; returns those still busy.
+
+    Callers remove a cgroup only after reaping the process that joined it (a zombie or a task
+    still exiting keeps it busy), so one attempt is normally enough; the fork server retries
+    busy ones when its next child exits instead of sleeping.
+    """
+    busy = []
     for path in paths:
         try:
             with open(os.path.join(path, "cgroup.kill"), "w") as kill:
                 kill.write("1")
         except OSError:
+            pass  # v1 has no cgroup.kill; the pid namespace has killed everything anyway
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
             pass
-        # The helper may still be a zombie for a moment after its pipes closed; exited tasks
-        # leave the cgroup when reaped, so retry briefly.
-        for attempt in range(200):
-            try:
-                os.rmdir(path)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(0.005)
+        except OSError:
+            busy.append(path)
+    return busy

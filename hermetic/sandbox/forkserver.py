@@ -1,11 +1,17 @@
-"""A pre-started, warm helper that forks one child per sandbox run.
+"""A pre-started, warm server that keeps spare sandboxes ready for ``run()``.
 
-Starting a Python interpreter and importing pyroute2/pyseccomp costs ~0.3 s; the fork server
+Starting a Python interpreter and importing what a helper needs costs ~0.2 s; the fork server
 pays that once per calling process. It is itself started as ``python -I -m hermetic.sandbox
 --server FD`` (never ``preexec_fn``) and gets each request as one SOCK_SEQPACKET message (the
-msgpack spec) carrying two file descriptors (output pipe, status pipe). Each forked child is a
-complete helper (see ``helper.run_helper``) and reports its pid on the status pipe.
-The server exits when the calling process closes its end (or dies).
+msgpack spec) carrying two file descriptors (output pipe, status socket).
+
+It keeps ``SPARES`` spare sandboxes (see ``helper.run_spare``): a helper already moved into its
+own cgroup(s) and into fresh namespaces, with pid 1 forked and ``lo`` up, waiting for a spec.
+A request writes the spec's cgroup limits, hands the message to a spare's pid 1 and forks a
+replacement. A spec needing a cgroup controller the spares lack gets a spare made on the spot.
+The server reaps helpers as they exit (SIGCHLD wakes its loop; it never sleeps) and removes
+their cgroups. It exits when the calling process closes its end (or dies), killing its spares
+and any sandbox still running.
 
 ``HERMETIC_SANDBOX_FORKSERVER=0`` makes ``run()`` start a one-shot helper per run instead.
 """
@@ -18,12 +24,14 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 
 import msgpack
 
 from hermetic.sandbox.spec import SandboxSpec
 
 MAX_SPEC_BYTES = 1 << 20
+SPARES = 2  # back-to-back runs find one ready while the other is still being made
 
 _lock = threading.Lock()
 _server: tuple[subprocess.Popen[bytes], socket.socket] | None = None
@@ -61,7 +69,8 @@ def launch(spec: SandboxSpec, out_w: int, status_w: int):  # -> runner._Helper
 
 
 def shutdown() -> None:
-    """Stop the fork server (tests, benchmarks); the next run starts a new one."""
+    """Stop the fork server (tests, benchmarks): its spares and running sandboxes end with it.
+    The next run starts a new one."""
     global _server
     with _lock:
         if _server is not None:
@@ -71,53 +80,175 @@ def shutdown() -> None:
             _server = None
 
 
+# ---- the server process -------------------------------------------------------------------
+
+
+@dataclass
+class _Spare:
+    pid: int                     # its helper
+    requests: socket.socket      # our end; its pid 1 receives the request on the other
+    controllers: frozenset[str]  # cgroup controllers it has joined
+    cgroups: dict[str, str]      # controller -> path
+
+
+class _Server:
+    def __init__(self, sock: socket.socket) -> None:
+        from hermetic.sandbox import cgroups
+        self.sock = sock
+        self.available = cgroups.available()
+        # What an ordinary spec needs (as root: a pids cgroup, RLIMIT_NPROC cannot bind root).
+        self.default_controllers = self._controllers_for(SandboxSpec(argv=["true"]))
+        self.spares: list[_Spare] = []
+        self.helpers: dict[int, list[str]] = {}  # helper pid -> its cgroups, until reaped
+        self.busy_cgroups: list[str] = []        # cgroups that were not yet empty
+        self.in_flight: list[int] = []           # a request's fds while it is dispatched
+        self.null = os.open("/dev/null", os.O_RDONLY)
+        self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def _controllers_for(self, spec: SandboxSpec) -> frozenset[str]:
+        from hermetic.sandbox import cgroups
+        return frozenset(name for name in cgroups.limits_for(spec) if name in self.available)
+
+    def make_spare(self, controllers: frozenset[str]) -> _Spare:
+        from hermetic.sandbox import cgroups
+        paths = cgroups.create({name: self.available[name] for name in controllers})
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._become_helper()
+            from hermetic.sandbox import helper
+            try:
+                code = helper.run_spare(theirs, list(paths.values()))
+            except BaseException:  # noqa: BLE001 - never return into the server loop
+                code = 125
+            os._exit(code)
+        theirs.close()
+        self.helpers[pid] = list(paths.values())
+        return _Spare(pid, ours, controllers, paths)
+
+    def _become_helper(self) -> None:
+        """In a freshly forked helper: drop everything that belongs to the server."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in (self.wakeup_r, self.wakeup_w):
+            os.close(fd)
+        self.sock.close()
+        for fd in self.in_flight:  # else the runner would wait for this spare to end
+            os.close(fd)
+        for spare in self.spares:
+            spare.requests.close()
+        os.setsid()
+        os.dup2(self.null, 0)
+
+    def replenish(self) -> None:
+        while len(self.spares) < SPARES:
+            self.spares.append(self.make_spare(self.default_controllers))
+
+    def dispatch(self, data: bytes, fds: list[int]) -> None:
+        from hermetic.sandbox import cgroups, trace
+        trace.mark("server: request")
+        self.in_flight = fds
+        try:
+            spec = SandboxSpec.from_wire(msgpack.unpackb(data, raw=False))
+            limits = cgroups.limits_for(spec)
+            wanted = self._controllers_for(spec)
+        except Exception:  # noqa: BLE001 - a malformed spec: the spare's pid 1 reports it
+            limits, wanted = {}, self.default_controllers
+        spare = next((s for s in self.spares if s.controllers == wanted), None)
+        if spare is not None:
+            self.spares.remove(spare)
+        else:
+            spare = self.make_spare(wanted)
+        cgroups.set_limits(spare.cgroups, limits)
+        try:
+            socket.send_fds(spare.requests, [data], fds)
+        except OSError:
+            pass  # the spare died; the runner sees its channels close without a start
+        finally:
+            spare.requests.close()
+            for fd in fds:
+                os.close(fd)
+            self.in_flight = []
+        self.replenish()
+
+    def reap(self) -> None:
+        from hermetic.sandbox import cgroups
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            self.busy_cgroups += self.helpers.pop(pid, [])
+            dead = [s for s in self.spares if s.pid == pid]
+            for spare in dead:  # a spare that failed before its request: make a new one
+                self.spares.remove(spare)
+                spare.requests.close()
+        if self.busy_cgroups:
+            self.busy_cgroups = cgroups.remove(self.busy_cgroups)
+
+    def close(self) -> None:
+        """Kill every helper (pid 1 follows by its parent-death signal) and clean up."""
+        for pid in list(self.helpers):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for spare in self.spares:
+            spare.requests.close()
+        self.spares.clear()
+        while self.helpers:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self.busy_cgroups += self.helpers.pop(pid, [])
+        from hermetic.sandbox import cgroups
+        cgroups.remove(self.busy_cgroups)
+
+    def loop(self) -> int:
+        import selectors
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ)
+        selector.register(self.wakeup_r, selectors.EVENT_READ)
+        self.replenish()
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == self.wakeup_r:
+                    try:
+                        while os.read(self.wakeup_r, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    self.reap()
+                    continue
+                data, fds, _flags, _addr = socket.recv_fds(self.sock, MAX_SPEC_BYTES, 2)
+                if not data:
+                    self.close()
+                    return 0
+                if len(fds) != 2:
+                    for extra in fds:
+                        os.close(extra)
+                    continue
+                self.dispatch(data, fds)
+
+
 def serve(fd: int) -> int:
     """The server loop (runs in the server process)."""
-    # Warm up: everything a helper imports, imported once here.
     import gc
 
-    from hermetic.sandbox import hardening, helper, net, profile, trace  # noqa: F401
-    from hermetic.sandbox.status import StatusWriter
+    # Warm up: everything a helper and pid 1 use, imported (and the BPF built) once here.
+    from hermetic.sandbox import cgroups, hardening, helper, net, pid1, profile, trace  # noqa: F401
     for name in profile.PROFILES:
         profile.bpf_program(name)
+    server = _Server(socket.socket(fileno=fd))
+    # SIGCHLD wakes the loop through the wakeup pipe; the handler itself does nothing.
+    signal.set_wakeup_fd(server.wakeup_w)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
     # Every fork copies the page tables of what is resident, and every page a child writes is
     # copied again: keep the collector from walking (and so writing) the warm heap in children.
     gc.collect()
     gc.freeze()
-
-    sock = socket.socket(fileno=fd)
-    # Children are reaped automatically; each resets this before it starts waiting itself.
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    null = os.open("/dev/null", os.O_RDONLY)
-    while True:
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(sock, MAX_SPEC_BYTES, 2)
-        except InterruptedError:
-            continue
-        if not data:
-            return 0
-        if len(fds) != 2:
-            for extra in fds:
-                os.close(extra)
-            continue
-        out_w, status_w = fds
-        trace.mark("server: request")
-        if os.fork() == 0:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            sock.close()
-            os.setsid()
-            os.dup2(null, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.close(out_w)
-            os.set_inheritable(status_w, False)
-            status = StatusWriter(status_w)
-            try:
-                spec = SandboxSpec.from_wire(msgpack.unpackb(data, raw=False))
-                code = helper.run_helper(spec, status)
-            except BaseException as exc:  # noqa: BLE001
-                status.send(event="error", message=f"sandbox: helper failed: {exc}", hint=None)
-                code = 125
-            os._exit(code)
-        os.close(out_w)
-        os.close(status_w)
+    return server.loop()

@@ -1,13 +1,23 @@
-"""The helper: enter namespaces, start pid 1, relay its fate. One helper per sandbox run.
+"""The helper: enter the cgroups and namespaces, fork pid 1, wait for it. One per sandbox.
 
-Started as ``python -I -m hermetic.sandbox STATUS_FD`` with the spec as msgpack on stdin and the
-payload's output pipe as stdout/stderr; or forked, already warm, by the fork server.
+Two ways to run one:
+
+* ``run_helper``: the one-shot helper (``python -I -m hermetic.sandbox``), spec in hand.
+* ``run_spare``: forked by the fork server *before* any request, so the slow steps (moving into
+  a cgroup waits for an RCU grace period, unshare, forking pid 1, raising ``lo``) are done when
+  the request arrives. Its pid 1 then receives the request itself on ``requests``.
+
+Either way pid 1 reports ``started`` with a pidfd of itself, so the runner never needs the
+helper's pid; the helper just stays pid 1's parent, forwards signals and exits with its status.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
+
+import msgpack
 
 from hermetic.errors import SandboxError
 from hermetic.sandbox import cgroups, namespaces, pid1, trace
@@ -21,18 +31,78 @@ def run_helper(spec: SandboxSpec, status: StatusWriter) -> int:
     try:
         spec.validate()
         cgroup = cgroups.enter_limited_cgroup(spec)
-        trace.mark("helper: cgroup")
         namespaces.enter(spec.uid, spec.gid)
-        trace.mark("helper: namespaces")
     except SandboxError as exc:
         status.send(event="error", message=exc.message, hint=exc.hint)
         return 125
     child = os.fork()
     if child == 0:
-        pid1.main(spec, status)  # never returns
-    trace.mark("helper: pid1 forked")
-    status.send(event="started", helper=os.getpid(), pid1=child, cgroup=cgroup)
+        pid1.main(spec, status, cgroup)  # never returns
+    return _wait(child)
 
+
+def run_spare(requests: socket.socket, cgroup_paths: list[str]) -> int:
+    """A spare sandbox, ready before its request. Returns the helper's exit status.
+
+    ``cgroup_paths``: cgroups the fork server made for it (and removes after reaping it).
+    """
+    try:
+        cgroups.join(cgroup_paths)
+        outside = namespaces.unshare_all()
+    except SandboxError as exc:
+        # Nothing to run in: report it to whoever sends the request.
+        return _refuse(requests, exc)
+    child = os.fork()
+    if child == 0:
+        _spare_pid1(requests, outside)  # never returns
+    requests.close()
+    return _wait(child)
+
+
+def _spare_pid1(requests: socket.socket, outside: tuple[int, int]) -> None:
+    try:
+        pid1.prepare()
+        request = _receive(requests)
+    except BaseException:  # noqa: BLE001 - the server is gone (or setup failed): no one to tell
+        os._exit(125)
+    if request is None:
+        os._exit(0)  # the fork server closed: this spare is not needed
+    spec, status = request
+    trace.mark("pid1: request")
+    try:
+        spec.validate()
+        namespaces.map_ids(spec.uid, spec.gid, outside)
+    except BaseException as exc:  # noqa: BLE001
+        message = exc.message if isinstance(exc, SandboxError) else f"sandbox: setup failed: {exc}"
+        status.send(event="error", message=message, hint=getattr(exc, "hint", None))
+        os._exit(125)
+    pid1.run(spec, status, None)  # the fork server removes this spare's cgroups
+
+
+def _receive(requests: socket.socket) -> tuple[SandboxSpec, StatusWriter] | None:
+    """The request: the spec, the payload's output pipe (made stdout and stderr) and the status
+    socket. None when the fork server closed the socket without one."""
+    data, fds, _flags, _addr = socket.recv_fds(requests, 1 << 20, 2, socket.MSG_CMSG_CLOEXEC)
+    requests.close()
+    if not data or len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        return None
+    out_w, status_w = fds
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    os.close(out_w)
+    return SandboxSpec.from_wire(msgpack.unpackb(data, raw=False)), StatusWriter(status_w)
+
+
+def _refuse(requests: socket.socket, exc: SandboxError) -> int:
+    request = _receive(requests)
+    if request is not None:
+        request[1].send(event="error", message=exc.message, hint=exc.hint)
+    return 125
+
+
+def _wait(child: int) -> int:
     def forward(signum: int, _frame: object) -> None:
         try:
             os.kill(child, signum)
@@ -41,6 +111,5 @@ def run_helper(spec: SandboxSpec, status: StatusWriter) -> int:
     for signum in pid1.FORWARDED_SIGNALS:
         signal.signal(signum, forward)
     _, wait_status = os.waitpid(child, 0)
-    trace.mark("helper: pid1 reaped")
     return os.waitstatus_to_exitcode(wait_status) if not os.WIFSIGNALED(wait_status) \
         else 128 + os.WTERMSIG(wait_status)

@@ -23,7 +23,17 @@ def namespace_flags() -> int:
 
 def enter(inside_uid: int, inside_gid: int) -> None:
     """Move the calling (single-threaded) process into new namespaces, mapped to one id."""
-    outside_uid, outside_gid = os.geteuid(), os.getegid()
+    outside = unshare_all()
+    map_ids(inside_uid, inside_gid, outside)
+
+
+def unshare_all() -> tuple[int, int]:
+    """unshare(2) every namespace; returns the caller's (uid, gid) as they were outside.
+
+    The new user namespace has no id map yet: ``map_ids`` (from this process or a child of it,
+    which shares the namespace) writes it once the ids to show inside are known.
+    """
+    outside = (os.geteuid(), os.getegid())
     try:
         libc.unshare(namespace_flags())
     except OSError as exc:
@@ -31,9 +41,15 @@ def enter(inside_uid: int, inside_gid: int) -> None:
             raise SandboxError(f"sandbox: the kernel refused to create a user namespace "
                                f"({exc.strerror})", USERNS_HINT) from exc
         raise
+    return outside
+
+
+def map_ids(inside_uid: int, inside_gid: int, outside: tuple[int, int]) -> None:
+    """Map one uid and one gid of the caller's user namespace (setgroups denied first, as an
+    unprivileged gid map requires)."""
     _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{inside_uid} {outside_uid} 1\n")
-    _write("/proc/self/gid_map", f"{inside_gid} {outside_gid} 1\n")
+    _write("/proc/self/uid_map", f"{inside_uid} {outside[0]} 1\n")
+    _write("/proc/self/gid_map", f"{inside_gid} {outside[1]} 1\n")
 
 
 def _write(path: str, text: str) -> None:

@@ -10,7 +10,6 @@ import errno
 import os
 import signal
 import sys
-import traceback
 
 from hermetic.errors import SandboxError
 from hermetic.sandbox import hardening, libc, mounts, trace
@@ -66,60 +65,95 @@ def _home(spec: SandboxSpec) -> str:
     return spec.home if os.path.isdir(spec.home) else "/tmp"
 
 
-def exec_payload(spec: SandboxSpec, status: StatusWriter) -> None:
-    """In the payload's process: harden, then execve. Never returns."""
-    try:
-        hardening.restore_signals()
-        os.umask(0o022)
-        hardening.set_rlimits(spec)
-        env = hardening.payload_environment(spec, _home(spec))
+def _spawn(argv: list[str], env: dict[str, str]) -> int:
+    """posix_spawn (vfork + execve: no copy of this process's page tables), with the PATH
+    search of ``os.execvpe`` over the payload's own PATH."""
+    name = argv[0]
+    candidates = [name] if os.path.dirname(name) else [
+        os.path.join(directory, name) for directory in os.get_exec_path(env)]
+    first_real_error: OSError | None = None
+    last_error: OSError | None = None
+    for path in candidates:
         try:
-            os.chdir(spec.cwd)
+            # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve: the
+            # payload gets them back at their defaults (a `yes | head` pipeline must end).
+            return os.posix_spawn(path, argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                                  setsigmask=())
         except OSError as exc:
-            raise SandboxError(f"sandbox: working directory {spec.cwd}: {exc.strerror}") from exc
-        trace.mark("payload: start")
-        hardening.drop_privileges(spec)
-        trace.mark("payload: exec")
-        try:
-            os.execvpe(spec.argv[0], spec.argv, env)
-        except OSError as exc:
-            raise SandboxError(f"sandbox: cannot run {spec.argv[0]!r}: {exc.strerror}",
-                               "the command must exist inside the sandbox's root") from exc
-    except SandboxError as exc:
-        status.send(event="error", message=exc.message, hint=exc.hint)
-    except BaseException:  # noqa: BLE001 - report, never fall back into pid 1's code
-        status.send(event="error", message="sandbox: payload setup failed: "
-                    + traceback.format_exc(limit=3).strip().splitlines()[-1], hint=None)
-    os._exit(127)
+            last_error = exc
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and first_real_error is None:
+                first_real_error = exc
+    error = first_real_error or last_error
+    assert error is not None
+    raise error
 
 
-def main(spec: SandboxSpec, status: StatusWriter) -> None:
-    """Run as pid 1. Never returns."""
+def start_payload(spec: SandboxSpec) -> int:
+    """Harden pid 1 itself, then start the payload, which inherits all of it. Returns its pid.
+
+    umask, rlimits, NO_NEW_PRIVS, the capability sets and the seccomp filter are inherited
+    through posix_spawn and execve; the environment and the signal dispositions are set for
+    the payload alone. Pid 1 needs nothing the hardening takes away: it only waits, forwards
+    signals and writes to the status socket.
+    """
+    os.umask(0o022)
+    hardening.set_rlimits(spec)
+    env = hardening.payload_environment(spec, _home(spec))
     try:
-        # Everything that needs the host's files (Python modules, libseccomp) comes in before
-        # the pivot: afterwards only the sandbox's root is visible.
-        trace.mark("pid1: start")
-        from hermetic.sandbox import net, profile
-        profile.bpf_program(spec.profile)  # built in the fork server already; libseccomp is a host file
-        libc.set_pdeathsig(signal.SIGKILL)  # the helper gone means the sandbox is gone
-        os.setsid()  # no controlling terminal inside
-        setup_root(spec)
-        trace.mark("pid1: root ready")
+        os.chdir(spec.cwd)
+    except OSError as exc:
+        raise SandboxError(f"sandbox: working directory {spec.cwd}: {exc.strerror}") from exc
+    hardening.drop_privileges(spec)
+    trace.mark("pid1: hardened")
+    try:
+        return _spawn(spec.argv, env)
+    except OSError as exc:
+        raise SandboxError(f"sandbox: cannot run {spec.argv[0]!r}: {exc.strerror}",
+                           "the command must exist inside the sandbox's root") from exc
+
+
+def prepare() -> None:
+    """What pid 1 can do before it knows the spec (fork-server spares do it ahead of time)."""
+    trace.mark("pid1: start")
+    libc.set_pdeathsig(signal.SIGKILL)  # the helper gone means the sandbox is gone
+    os.setsid()  # no controlling terminal inside
+    # A fresh network namespace has only `lo`, down.
+    from hermetic.sandbox import net
+    net.bring_up_loopback()
+
+
+def run(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None) -> None:
+    """Run as pid 1, after ``prepare`` and with the id maps written. Never returns."""
+    try:
+        pidfd = os.pidfd_open(os.getpid())
+        status.send_with_fd(pidfd, event="started", cgroup=cgroup)
+        os.close(pidfd)
+        # The seccomp program comes from the fork server (or is built here before the pivot:
+        # libseccomp is a host file).
+        from hermetic.sandbox import profile
+        profile.bpf_program(spec.profile)
         libc.sethostname(spec.hostname)
         libc.setdomainname(spec.domainname)
-        net.bring_up_loopback()
-        trace.mark("pid1: lo up")
+        setup_root(spec)
+        trace.mark("pid1: root ready")
+        payload = start_payload(spec)
     except SandboxError as exc:
         status.send(event="error", message=exc.message, hint=exc.hint)
         os._exit(125)
+    except BaseException as exc:  # noqa: BLE001 - report, never fall back into the caller
+        status.send(event="error", message=f"sandbox: setup failed: {exc}", hint=None)
+        os._exit(125)
+    _supervise(payload, status)
+
+
+def main(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None = None) -> None:
+    """Run as pid 1 with the spec known from the start. Never returns."""
+    try:
+        prepare()
     except BaseException as exc:  # noqa: BLE001
         status.send(event="error", message=f"sandbox: setup failed: {exc}", hint=None)
         os._exit(125)
-    payload = os.fork()
-    if payload == 0:
-        exec_payload(spec, status)
-    _supervise(payload, status)
-
+    run(spec, status, cgroup)
 
 def _supervise(payload: int, status: StatusWriter) -> None:
     def forward(signum: int, _frame: object) -> None:

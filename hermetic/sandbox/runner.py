@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import msgpack
 from hermetic.errors import SandboxError
 from hermetic.sandbox import cgroups, trace
 from hermetic.sandbox.spec import SandboxResult, SandboxSpec
-from hermetic.sandbox.status import StatusReader
+from hermetic.sandbox.status import StatusReader, channel as status_channel, receive
 
 OutputCallback = Callable[[bytes], None]
 
@@ -63,19 +64,19 @@ def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxRe
     started = time.monotonic()
     trace.mark("runner: start")
     out_r, out_w = os.pipe()
-    status_r, status_w = os.pipe()
+    status_sock, status_theirs = status_channel()
     try:
-        helper = forkserver.launch(spec, out_w, status_w)
+        helper = forkserver.launch(spec, out_w, status_theirs.fileno())
     finally:
         os.close(out_w)
-        os.close(status_w)
+        status_theirs.close()
     trace.mark("runner: launched")
     log = _Log(spec.log_path)
     try:
-        return _supervise(spec, helper, out_r, status_r, on_output, log, started)
+        return _supervise(spec, helper, out_r, status_sock, on_output, log, started)
     finally:
         os.close(out_r)
-        os.close(status_r)
+        status_sock.close()
         log.close()
 
 
@@ -119,31 +120,35 @@ def spawn_one_shot(spec: SandboxSpec, out_w: int, status_w: int) -> _Helper:
     return _Helper(popen)
 
 
-def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status_r: int,
+def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.socket,
                on_output: OutputCallback | None, log: _Log, started: float) -> SandboxResult:
+    """Stream output and status until the sandbox is over: both channels at end of stream and,
+    once pid 1 has started, its pidfd readable (every process of the sandbox is gone)."""
     reader = StatusReader()
     messages: list[dict[str, Any]] = []
-    pid1: int | None = None
-    cgroup: str | None = None
+    pidfd: int | None = None
+    pid1_gone = False
+    cgroup: list[str] | None = None
     timed_out = silent = False
     last_output = time.monotonic()
     selector = selectors.DefaultSelector()
     selector.register(out_r, selectors.EVENT_READ)
-    selector.register(status_r, selectors.EVENT_READ)
-    open_fds = {out_r, status_r}
+    selector.register(status, selectors.EVENT_READ)
+    open_channels = {out_r, status.fileno()}
 
     def kill_sandbox() -> None:
-        # Killing pid 1 takes the whole pid namespace down; the helper, waiting for it,
-        # then exits. Kill the helper too in case pid 1 never started.
-        if pid1 is not None:
+        # Killing pid 1 takes the whole pid namespace down. Before it has started there is
+        # only the helper (one-shot) or a spare waiting in the fork server; the kill happens
+        # when "started" arrives.
+        if pidfd is not None:
             try:
-                os.kill(pid1, signal.SIGKILL)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         helper.kill()
 
     try:
-        while open_fds:
+        while open_channels or (pidfd is not None and not pid1_gone):
             now = time.monotonic()
             deadlines = []
             if spec.timeout is not None and not (timed_out or silent):
@@ -152,23 +157,35 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status_r: int,
                 deadlines.append(last_output + spec.max_silent_time - now)
             wait = max(0.0, min(deadlines)) if deadlines else None
             for key, _ in selector.select(wait):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    selector.unregister(key.fd)
-                    open_fds.discard(key.fd)
+                if key.fd == pidfd:
+                    pid1_gone = True
+                    selector.unregister(pidfd)
                 elif key.fd == out_r:
+                    data = os.read(out_r, 65536)
+                    if not data:
+                        selector.unregister(out_r)
+                        open_channels.discard(out_r)
+                        continue
                     last_output = time.monotonic()
                     log.write(data)
                     if on_output is not None:
                         on_output(data)
                 else:
+                    data, fds = receive(status)
+                    if not data:
+                        selector.unregister(status)
+                        open_channels.discard(status.fileno())
+                        continue
                     for message in reader.feed(data):
                         messages.append(message)
-                        if message["event"] == "started":
-                            pid1, cgroup = message["pid1"], message.get("cgroup")
-                            helper.pid = message["helper"]
+                        if message["event"] == "started" and fds and pidfd is None:
+                            pidfd = fds.pop(0)
+                            selector.register(pidfd, selectors.EVENT_READ)
+                            cgroup = message.get("cgroup")
                             if timed_out or silent:
                                 kill_sandbox()  # the deadline passed while it was starting
+                    for fd in fds:
+                        os.close(fd)
             now = time.monotonic()
             if timed_out or silent:
                 continue
@@ -182,11 +199,12 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status_r: int,
         kill_sandbox()
         raise
     finally:
-        trace.mark("runner: pipes closed")
+        trace.mark("runner: sandbox gone")
+        if pidfd is not None:
+            os.close(pidfd)
         helper.wait()
         if cgroup is not None:
             cgroups.remove(cgroup)
-    trace.mark("runner: done")
     duration = time.monotonic() - started
     for message in messages:
         if message["event"] == "error" and not (timed_out or silent):
