@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -57,13 +58,31 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
-def publish(tmp_path: Path, fd: int, final: Path, mode: int) -> None:
-    """fsync, chmod and rename a finished temp file into place, then fsync its directory."""
+def publish(tmp_path: Path, fd: int, final: Path, mode: int, *, replace: bool = True) -> bool:
+    """fsync, chmod and move a finished temp file into place, then fsync its directory.
+
+    With ``replace=False`` (content-addressed objects) an existing file wins: the temp file is
+    linked only if ``final`` is absent, so readers and hardlinked checkouts keep their inode.
+    Returns False when an existing file was kept (the temp file is then left to the caller).
+    """
     os.fsync(fd)
     os.fchmod(fd, mode)
     final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(tmp_path, final)
+    if replace:
+        os.rename(tmp_path, final)
+    else:
+        try:
+            os.link(tmp_path, final)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                raise
+            os.rename(tmp_path, final)  # no hardlinks here: same bytes, so replacing is safe
+        else:
+            os.unlink(tmp_path)
     fsync_dir(final.parent)
+    return True
 
 
 def atomic_write(final: Path, data: bytes, tmp_dir: Path, mode: int = 0o444) -> None:

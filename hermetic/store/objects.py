@@ -52,7 +52,8 @@ class ObjectStore:
         fd, tmp_path = open_temp(self.tmp_dir, "obj")
         try:
             write_all(fd, data)
-            publish(tmp_path, fd, final, OBJECT_MODE)
+            if not publish(tmp_path, fd, final, OBJECT_MODE, replace=False):
+                _discard(tmp_path)  # a concurrent writer stored the same bytes first
         except BaseException:
             _discard(tmp_path)
             raise
@@ -95,12 +96,11 @@ class ObjectStore:
                             hint="the file is not the one declared; nothing was stored")
                 digest = actual["blake3"]
                 final = self.path(digest)
-                if final.is_file():
+                if final.is_file() or not publish(tmp_path, fd, final, OBJECT_MODE,
+                                                  replace=False):
                     # Someone stored the same bytes already: keep theirs (readers may hold it).
                     _discard(tmp_path)
                     touch(final)
-                else:
-                    publish(tmp_path, fd, final, OBJECT_MODE)
             except BaseException:
                 _discard(tmp_path)
                 raise
