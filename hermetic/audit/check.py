@@ -81,7 +81,7 @@ def verify(prepared: Any, names: Iterable[str] | None = None, *, renderer: Any =
             status = "match" if all(c.status == "identical" for c in comparisons) \
                 else "mismatch"
             checks.append(CheckResult(name, result.key, "rebuild", status,
-                                      f"stored entry from {result.status} build",
+                                      f"stored entry ({result.status})",
                                       comparisons,
                                       [s.key_name for s in result.entry.signatures]))
         finally:

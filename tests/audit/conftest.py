@@ -106,11 +106,12 @@ def copy_examples(dest: Path) -> Path:
 
 
 def seed_store(store: Path, buildroot) -> Path:
-    """A store whose buildroot name points at the session's test buildroot (a symlink)."""
+    """A store whose buildroot name points at the session's test buildroot, its tree hardlinked
+    (a symlink would not do: the sandbox mounts the tree by a path seen from another root)."""
     target = store / "buildroots"
     (target / "names").mkdir(parents=True, exist_ok=True)
     (target / "meta").mkdir(parents=True, exist_ok=True)
-    os.symlink(buildroot.path, target / buildroot.digest)
+    subprocess.run(["cp", "-al", str(buildroot.path), str(target / buildroot.digest)], check=True)
     shutil.copyfile(buildroot.path.parent / "meta" / f"{buildroot.digest}.json",
                     target / "meta" / f"{buildroot.digest}.json")
     (target / "names" / BUILDROOT_NAME).write_text(buildroot.digest + "\n")
