@@ -61,9 +61,14 @@ def _quarantine(store: Store, path: Path, kind: str) -> str | None:
     return str(target.relative_to(store.root))
 
 
+_GONE = ""  # removed while we looked (gc ran concurrently): not damage
+
+
 def _rehash(path: Path) -> str | None:
     try:
         return blake3_file(path)
+    except FileNotFoundError:
+        return _GONE
     except OSError:
         return None
 
@@ -91,6 +96,8 @@ def verify_store(store: Store, *, workers: int | None = None) -> VerifyReport:
                     candidates.append(item)
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
         for item, actual in zip(candidates, pool.map(_rehash, candidates)):
+            if actual == _GONE:
+                continue
             report.objects += 1
             if actual is None:
                 damaged(item, "unreadable", "objects")
@@ -104,8 +111,10 @@ def verify_store(store: Store, *, workers: int | None = None) -> VerifyReport:
         for bucket in sorted(store.actions_dir.iterdir()):
             items = sorted(bucket.iterdir()) if bucket.is_dir() else [bucket]
             for item in items:
-                report.entries += 1
                 problem = _entry_problem(store, item, local_public)
+                if problem == _GONE:
+                    continue
+                report.entries += 1
                 if problem:
                     damaged(item, problem, "actions")
                 else:
@@ -117,12 +126,21 @@ def verify_store(store: Store, *, workers: int | None = None) -> VerifyReport:
             report.refs += 1
             try:
                 key = item.read_text().strip()
+            except FileNotFoundError:
+                continue
             except OSError as exc:
                 damaged(item, f"unreadable ({exc.strerror})", "refs")
                 continue
-            if key not in valid_keys:
+            if key not in valid_keys and not _written_since(store, key, local_public):
                 damaged(item, f"names missing or damaged entry {key[:64]!r}", "refs")
     return report
+
+
+def _written_since(store: Store, key: str, local_public) -> bool:
+    """A build stored this entry after we scanned the entries: judge it now."""
+    if not _HEX64.fullmatch(key):
+        return False
+    return _entry_problem(store, store.actions.path(key), local_public) is None
 
 
 def _local_public_key(store: Store):
@@ -143,6 +161,8 @@ def _entry_problem(store: Store, path: Path, local_public) -> str | None:
         entry = ActionEntry.decode(path.read_bytes())
     except StoreError as exc:
         return exc.message.removeprefix("entry: ")
+    except FileNotFoundError:
+        return _GONE
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
     if entry.key != path.name:

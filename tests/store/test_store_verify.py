@@ -73,3 +73,32 @@ def test_misnamed_object_is_reported(store: Store) -> None:
     os.link(store.objects.path(digest), wrong)
     report = verify_store(store)
     assert [d.problem for d in report.damage] == ["not named by a digest in its bucket"]
+
+
+def test_verify_while_a_builder_writes_reports_no_damage(store: Store) -> None:
+    import time
+
+    from .conftest import python_process
+    writer = python_process(f"""
+        import blake3
+        from hermetic.store import ActionEntry, Store
+        store = Store({str(store.root)!r})
+        for i in range(100000):
+            data = b"rpm %d" % i
+            digest = store.objects.put_bytes(data)
+            key = blake3.blake3(b"key %d" % i).hexdigest()
+            store.actions.put(key, ActionEntry(key=key, component="c%d" % (i % 3),
+                outputs=[{{"name": "x.rpm", "digest": digest, "size": len(data), "kind": "rpm"}}],
+                manifest={{}}))
+    """)
+    try:
+        while not (store.root / "refs").is_dir():
+            assert writer.poll() is None
+            time.sleep(0.01)
+        for _ in range(3):
+            report = verify_store(store)
+            assert report.damage == []
+    finally:
+        writer.kill()
+        writer.wait()
+    assert verify_store(store).ok
