@@ -245,8 +245,8 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
         if kind == "entry":
             entry, st = entries[name]
             size = st.st_size
-            if not dry_run:
-                store.actions.path(name).unlink(missing_ok=True)
+            if not dry_run and not _unlink_if_unused(store.actions.path(name), st):
+                continue  # used (a cache hit) since we looked: it stays, and so do its objects
             assert entry is not None
             freed_refs = references(entry) | (
                 {entry.buildroot} if entry.buildroot in buildroots else set())
@@ -257,8 +257,8 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
                     heapq.heappush(heap, (last_use[ref], order, ref_kind, ref))
         elif kind == "object":
             size = objects[name].st_size
-            if not dry_run:
-                store.objects.path(name).unlink(missing_ok=True)
+            if not dry_run and not _unlink_if_unused(store.objects.path(name), objects[name]):
+                continue
         else:
             size = buildroots[name][0]
             if not _evict_buildroot(store, name, dry_run):
@@ -268,6 +268,17 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
 
     return GcReport(size_before=size_before, size_after=total, target=target,
                     roots=len(roots), dry_run=dry_run, evicted=evicted)
+
+
+def _unlink_if_unused(path: Path, scanned: os.stat_result) -> bool:
+    """Remove ``path`` unless it was used (touched) since the scan; a hit just now wins."""
+    try:
+        if path.stat().st_mtime_ns != scanned.st_mtime_ns:
+            return False
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _named_buildroots(store: Store) -> set[str]:

@@ -122,3 +122,23 @@ def test_gc_buildroots_referenced_in_use_or_unused(store: Store) -> None:
 
 def _pair(entry):
     return entry.key, entry
+
+
+def test_gc_spares_an_entry_used_after_its_scan(store: Store, monkeypatch) -> None:
+    import hermetic.store.gc as gc
+    old = store.actions.put(*_pair(make_entry(store, "lib", "old", {"lib.rpm": b"old"})))
+    store.actions.put(*_pair(make_entry(store, "lib", "new", {"lib.rpm": b"new"})))
+    _age(store, old.key, NOW - 9000)
+    # a cache hit lands between gc's scan and its unlink (it touches the entry's mtime)
+    real_heappop = gc.heapq.heappop
+
+    def heappop_with_a_hit(heap):
+        item = real_heappop(heap)
+        if item[3] == old.key:
+            os.utime(store.actions.path(old.key))
+        return item
+
+    monkeypatch.setattr(gc.heapq, "heappop", heappop_with_a_hit)
+    report = gc.collect_garbage(store, grace_seconds=0, now=NOW)
+    assert report.evicted == []
+    assert store.actions.has(old.key) and store.objects.has(old.outputs[0].digest)
