@@ -171,7 +171,7 @@ def build_in_sandbox(workdir: Path, spec_name: str, buildroot: Buildroot,
                 raise BuildError(f"buildroot {buildroot.name} has no tree")
             upper = scratch / "upper"
             upper.mkdir(parents=True, exist_ok=True)
-            spec = SandboxSpec(argv=["/bin/bash", "-c", script], root=str(buildroot.path),
+            spec = SandboxSpec(argv=["/bin/bash", "-c", script], root=str(Path(buildroot.path).resolve()),
                                overlay_upper=str(upper),
                                binds=[Bind(str(workdir), BUILDDIR, readonly=False)],
                                cwd=BUILDDIR, env=env, cpu_count=cpu_count, timeout=timeout,
