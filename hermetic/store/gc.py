@@ -182,20 +182,28 @@ def collect_garbage(store: Store, *, max_size: int | None = None, dry_run: bool 
     objects: dict[str, os.stat_result] = {}
     for item in _fan_out_files(store.objects_dir):
         if _HEX64.fullmatch(item.name):
-            objects[item.name] = item.stat(follow_symlinks=False)
+            try:
+                objects[item.name] = item.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed by a concurrent gc
     present = set(objects)
 
     buildroots: dict[str, tuple[int, float]] = {}
     if store.buildroots_dir.is_dir():
         for item in store.buildroots_dir.iterdir():
             if _HEX64.fullmatch(item.name) and item.is_dir():
-                buildroots[item.name] = (_walk_size(item), item.stat().st_mtime)
+                try:
+                    buildroots[item.name] = (_walk_size(item), item.stat().st_mtime)
+                except FileNotFoundError:
+                    continue
 
     entries: dict[str, tuple[ActionEntry | None, os.stat_result]] = {}
     for item in _fan_out_files(store.actions_dir):
-        st = item.stat(follow_symlinks=False)
         try:
+            st = item.stat(follow_symlinks=False)
             entry = ActionEntry.decode(Path(item.path).read_bytes())
+        except FileNotFoundError:
+            continue
         except StoreError:
             entry = None  # damaged: `store verify` quarantines it; gc leaves it alone
         entries[item.name] = (entry, st)
