@@ -8,12 +8,15 @@ Where neither hierarchy is writable, rlimits alone apply.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 
 from hermetic.sandbox.spec import SandboxSpec
 
 V2_FILES = {"memory": "memory.max", "pids": "pids.max"}
 V1_FILES = {"memory": "memory.limit_in_bytes", "pids": "pids.max"}
+PREFIX = "hermetic-sandbox-"
+_OWNED = re.compile(re.escape(PREFIX) + r"([1-9][0-9]{0,9})-[0-9a-f]{12}")
 
 
 def _mounts() -> list[tuple[str, str, set[str]]]:
@@ -76,11 +79,15 @@ def available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def create(controllers: dict[str, tuple[str, str]]) -> dict[str, str]:
-    """A fresh child cgroup per controller (controller -> path); none where mkdir fails."""
+def create(controllers: dict[str, tuple[str, str]], owner: int) -> dict[str, str]:
+    """A fresh child cgroup per controller (controller -> path); none where mkdir fails.
+
+    ``owner``: the pid of the process that will remove it, part of the name so that
+    ``sweep_stale`` can tell a leftover (its owner was killed) from one in use.
+    """
     created = {}
     for controller, (base, _) in controllers.items():
-        path = os.path.join(base, f"hermetic-sandbox-{secrets.token_hex(6)}")
+        path = os.path.join(base, f"{PREFIX}{owner}-{secrets.token_hex(6)}")
         try:
             os.mkdir(path)
         except OSError:
@@ -131,9 +138,43 @@ def enter_limited_cgroup(spec: SandboxSpec) -> list[str] | None:
     """
     limits = limits_for(spec)
     controllers = {name: where for name, where in available().items() if name in limits}
-    paths = create(controllers)
+    paths = create(controllers, os.getppid())  # the runner removes them
     set_limits(paths, limits)
     return join(list(paths.values())) or None
+
+
+def sweep_stale(controllers: dict[str, tuple[str, str]]) -> None:
+    """Remove empty cgroups of ours whose owner process is gone (it was killed before it could
+    clean up). Cgroups of live owners are never touched; busy ones stay."""
+    for base, _ in controllers.values():
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            match = _OWNED.fullmatch(name)
+            if match is None:
+                continue
+            try:
+                os.kill(int(match.group(1)), 0)
+                continue  # alive (or a recycled pid: left alone, which is harmless)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            remove([os.path.join(base, name)])
+
+
+def members(paths: list[str]) -> list[int]:
+    """The pids in the cgroups (host pids, as this process sees them)."""
+    found: list[int] = []
+    for path in paths:
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as procs:
+                found += [int(line) for line in procs if line.strip()]
+        except OSError:
+            pass
+    return found
 
 
 def remove(paths: list[str]) -> list[str]:

@@ -87,7 +87,7 @@ def shutdown() -> None:
 class _Spare:
     pid: int                     # its helper
     requests: socket.socket      # our end; its pid 1 receives the request on the other
-    controllers: frozenset[str]  # cgroup controllers it has joined
+    kind: tuple[frozenset[str], int, int]  # cgroup controllers joined, uid and gid inside
     cgroups: dict[str, str]      # controller -> path
 
 
@@ -96,8 +96,9 @@ class _Server:
         from hermetic.sandbox import cgroups
         self.sock = sock
         self.available = cgroups.available()
+        cgroups.sweep_stale(self.available)
         # What an ordinary spec needs (as root: a pids cgroup, RLIMIT_NPROC cannot bind root).
-        self.default_controllers = self._controllers_for(SandboxSpec(argv=["true"]))
+        self.default_kind = self._kind_of(SandboxSpec(argv=["true"]))
         self.spares: list[_Spare] = []
         self.helpers: dict[int, list[str]] = {}  # helper pid -> its cgroups, until reaped
         self.busy_cgroups: list[str] = []        # cgroups that were not yet empty
@@ -105,13 +106,17 @@ class _Server:
         self.null = os.open("/dev/null", os.O_RDONLY)
         self.wakeup_r, self.wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
-    def _controllers_for(self, spec: SandboxSpec) -> frozenset[str]:
+    def _kind_of(self, spec: SandboxSpec) -> tuple[frozenset[str], int, int]:
         from hermetic.sandbox import cgroups
-        return frozenset(name for name in cgroups.limits_for(spec) if name in self.available)
+        controllers = frozenset(name for name in cgroups.limits_for(spec)
+                                if name in self.available)
+        return controllers, spec.uid, spec.gid
 
-    def make_spare(self, controllers: frozenset[str]) -> _Spare:
+    def make_spare(self, kind: tuple[frozenset[str], int, int]) -> _Spare:
         from hermetic.sandbox import cgroups
-        paths = cgroups.create({name: self.available[name] for name in controllers})
+        controllers, uid, gid = kind
+        paths = cgroups.create({name: self.available[name] for name in controllers},
+                               os.getpid())
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
@@ -119,13 +124,13 @@ class _Server:
             self._become_helper()
             from hermetic.sandbox import helper
             try:
-                code = helper.run_spare(theirs, list(paths.values()))
+                code = helper.run_spare(theirs, list(paths.values()), (uid, gid))
             except BaseException:  # noqa: BLE001 - never return into the server loop
                 code = 125
             os._exit(code)
         theirs.close()
         self.helpers[pid] = list(paths.values())
-        return _Spare(pid, ours, controllers, paths)
+        return _Spare(pid, ours, kind, paths)
 
     def _become_helper(self) -> None:
         """In a freshly forked helper: drop everything that belongs to the server."""
@@ -143,7 +148,7 @@ class _Server:
 
     def replenish(self) -> None:
         while len(self.spares) < SPARES:
-            self.spares.append(self.make_spare(self.default_controllers))
+            self.spares.append(self.make_spare(self.default_kind))
 
     def dispatch(self, data: bytes, fds: list[int]) -> None:
         from hermetic.sandbox import cgroups, trace
@@ -152,10 +157,10 @@ class _Server:
         try:
             spec = SandboxSpec.from_wire(msgpack.unpackb(data, raw=False))
             limits = cgroups.limits_for(spec)
-            wanted = self._controllers_for(spec)
+            wanted = self._kind_of(spec)
         except Exception:  # noqa: BLE001 - a malformed spec: the spare's pid 1 reports it
-            limits, wanted = {}, self.default_controllers
-        spare = next((s for s in self.spares if s.controllers == wanted), None)
+            limits, wanted = {}, self.default_kind
+        spare = next((s for s in self.spares if s.kind == wanted), None)
         if spare is not None:
             self.spares.remove(spare)
         else:
@@ -190,22 +195,30 @@ class _Server:
             self.busy_cgroups = cgroups.remove(self.busy_cgroups)
 
     def close(self) -> None:
-        """Kill every helper (pid 1 follows by its parent-death signal) and clean up."""
-        for pid in list(self.helpers):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for spare in self.spares:
+        """End every spare and every running sandbox, reap the helpers, remove the cgroups."""
+        from hermetic.sandbox import cgroups
+        spare_pids = {spare.pid for spare in self.spares}
+        for spare in self.spares:  # pid 1 exits on end of stream; its helper follows
             spare.requests.close()
         self.spares.clear()
+        for pid, paths in self.helpers.items():
+            if pid in spare_pids:
+                continue
+            # Kill pid 1 itself (the pid namespace goes with it), found through its cgroup,
+            # so that the cgroup is empty once the helper has been reaped; without a cgroup,
+            # killing the helper is enough (pid 1 dies of its parent-death signal).
+            victims = cgroups.members(paths) or [pid]
+            for victim in victims:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         while self.helpers:
             try:
                 pid, _ = os.waitpid(-1, 0)
             except ChildProcessError:
                 break
             self.busy_cgroups += self.helpers.pop(pid, [])
-        from hermetic.sandbox import cgroups
         cgroups.remove(self.busy_cgroups)
 
     def loop(self) -> int:

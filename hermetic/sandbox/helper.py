@@ -41,10 +41,11 @@ def run_helper(spec: SandboxSpec, status: StatusWriter) -> int:
     return _wait(child)
 
 
-def run_spare(requests: socket.socket, cgroup_paths: list[str]) -> int:
+def run_spare(requests: socket.socket, cgroup_paths: list[str], ids: tuple[int, int]) -> int:
     """A spare sandbox, ready before its request. Returns the helper's exit status.
 
-    ``cgroup_paths``: cgroups the fork server made for it (and removes after reaping it).
+    ``cgroup_paths``: cgroups the fork server made for it (and removes after reaping it);
+    ``ids``: the (uid, gid) shown inside, which the server only pairs with matching specs.
     """
     try:
         cgroups.join(cgroup_paths)
@@ -54,27 +55,37 @@ def run_spare(requests: socket.socket, cgroup_paths: list[str]) -> int:
         return _refuse(requests, exc)
     child = os.fork()
     if child == 0:
-        _spare_pid1(requests, outside)  # never returns
+        _spare_pid1(requests, outside, ids)  # never returns
     requests.close()
     return _wait(child)
 
 
-def _spare_pid1(requests: socket.socket, outside: tuple[int, int]) -> None:
+def _spare_pid1(requests: socket.socket, outside: tuple[int, int], ids: tuple[int, int]) -> None:
+    failure: SandboxError | None = None
     try:
+        namespaces.map_ids(ids[0], ids[1], outside)
         pid1.prepare()
+    except SandboxError as exc:
+        failure = exc
+    except BaseException as exc:  # noqa: BLE001 - told to the request's sender below
+        failure = SandboxError(f"sandbox: setup failed: {exc}")
+    try:
         request = _receive(requests)
-    except BaseException:  # noqa: BLE001 - the server is gone (or setup failed): no one to tell
+    except BaseException:  # noqa: BLE001 - the server is gone: no one to tell
         os._exit(125)
     if request is None:
         os._exit(0)  # the fork server closed: this spare is not needed
     spec, status = request
     trace.mark("pid1: request")
     try:
+        if failure is not None:
+            raise failure
         spec.validate()
-        namespaces.map_ids(spec.uid, spec.gid, outside)
-    except BaseException as exc:  # noqa: BLE001
-        message = exc.message if isinstance(exc, SandboxError) else f"sandbox: setup failed: {exc}"
-        status.send(event="error", message=message, hint=getattr(exc, "hint", None))
+        if (spec.uid, spec.gid) != ids:
+            raise SandboxError(f"sandbox: a spare for ids {ids} got a spec for "
+                               f"{(spec.uid, spec.gid)}")
+    except SandboxError as exc:
+        status.send(event="error", message=exc.message, hint=exc.hint)
         os._exit(125)
     pid1.run(spec, status, None)  # the fork server removes this spare's cgroups
 

@@ -3,6 +3,10 @@
 Assembly happens in pid 1 of the new namespaces, after the host root has been moved to
 ``/oldroot`` on a private tmpfs (so host paths stay reachable even under ``/tmp``) and before the
 final ``pivot_root`` into ``/newroot``. ``plan_mounts`` is pure so tests can inspect the plan.
+
+What does not depend on the spec (the base tmpfs, ``/proc`` and the whole minimal ``/dev``) is
+built first under ``/staging`` by ``prepare_base`` (ahead of time in the fork server's spares)
+and moved into place by the plan.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from hermetic.sandbox.spec import SandboxSpec
 
 OLD = "/oldroot"
 NEW = "/newroot"
+STAGING = "/staging"
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # SandboxSpec.shm_size's default; other sizes remount
 
 # Host directories bound read-only when the spec has no root tree (debugging, quick tests).
 HOST_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
@@ -193,13 +199,61 @@ def plan_mounts(spec: SandboxSpec, skeleton: str = "/skeleton") -> list["Mount"]
         steps.append(OverlayMount([skeleton, f"{OLD}{spec.root}"], None, None, NEW))
     else:
         steps.append(BindMount(f"{OLD}{spec.root}", NEW, readonly=True, create=False))
-    steps.append(ProcMount(f"{NEW}/proc"))
-    steps.append(DevMount(f"{NEW}/dev", spec.shm_size))
+    steps.append(MoveMount(f"{STAGING}/proc", f"{NEW}/proc"))
+    steps.append(MoveMount(f"{STAGING}/dev", f"{NEW}/dev"))
+    if spec.shm_size != DEFAULT_SHM_SIZE:
+        steps.append(TmpfsResize(f"{NEW}/dev/shm", spec.shm_size, 0o1777))
     steps.append(TmpfsMount(f"{NEW}/tmp", spec.tmp_size, 0o1777))
     for bind in sorted(spec.binds, key=lambda b: b.target.rstrip("/").count("/")):
         steps.append(BindMount(f"{OLD}{bind.source}", f"{NEW}{bind.target.rstrip('/') or '/'}",
                                readonly=bind.readonly))
     return steps
+
+
+def prepare_base() -> None:
+    """Private mounts, the base tmpfs with the host root at /oldroot, and the staged /proc and
+    /dev: everything before the spec's own mounts. Needs the id map (files are created)."""
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+    # A private tmpfs holds the new root and, during assembly, the old one at /oldroot; so host
+    # paths (even under /tmp) stay reachable for binds until we detach them.
+    base = "/tmp"
+    libc.mount("tmpfs", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m,mode=0755")
+    for name in ("oldroot", "newroot", "skeleton", "staging"):
+        os.mkdir(f"{base}/{name}", 0o755)
+    libc.pivot_root(base, f"{base}/oldroot")
+    os.chdir("/")
+    for step in (ProcMount(f"{STAGING}/proc"), DevMount(f"{STAGING}/dev", DEFAULT_SHM_SIZE)):
+        step.execute()
+
+
+@dataclass
+class MoveMount:
+    """Move a staged mount (with everything mounted below it) to its place."""
+
+    source: str
+    target: str
+
+    def describe(self) -> str:
+        return f"move {self.source} -> {self.target}"
+
+    def execute(self) -> None:
+        _ensure_mountpoint(self.target, True)
+        libc.mount(self.source, self.target, None, libc.MS_MOVE)
+
+
+@dataclass
+class TmpfsResize:
+    target: str
+    size: int
+    mode: int
+
+    def describe(self) -> str:
+        return f"tmpfs {self.target} resized to {self.size}"
+
+    def execute(self) -> None:
+        libc.mount("tmpfs", self.target, "tmpfs",
+                   libc.MS_REMOUNT | libc.MS_NOSUID | libc.MS_NODEV,
+                   f"size={self.size},mode={self.mode:o}")
 
 
 def _host_dir(name: str) -> "Mount":
@@ -247,4 +301,4 @@ class Mountpoints:
 
 
 Mount = (BindMount | TmpfsMount | OverlayMount | ProcMount | DevMount | ReadOnly | Symlink
-         | Mountpoints)
+         | Mountpoints | MoveMount | TmpfsResize)

@@ -27,16 +27,8 @@ OWNERSHIP_HINT = ("the root tree must be owned by the invoking user (unpack it w
 
 
 def setup_root(spec: SandboxSpec) -> None:
-    """Build the sandbox's filesystem and pivot into it."""
-    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-    # A private tmpfs holds the new root and, during assembly, the old one at /oldroot; so host
-    # paths (even under /tmp) stay reachable for binds until we detach them.
-    base = "/tmp"
-    libc.mount("tmpfs", base, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m,mode=0755")
-    for name in ("oldroot", "newroot", "skeleton"):
-        os.mkdir(f"{base}/{name}", 0o755)
-    libc.pivot_root(base, f"{base}/oldroot")
-    os.chdir("/")
+    """Build the sandbox's filesystem on the prepared base (``mounts.prepare_base``) and pivot
+    into it."""
     if spec.overlay_upper is not None:
         os.makedirs(f"{mounts.OLD}{mounts.overlay_workdir(spec.overlay_upper)}", exist_ok=True)
     for step in mounts.plan_mounts(spec):
@@ -113,13 +105,19 @@ def start_payload(spec: SandboxSpec) -> int:
 
 
 def prepare() -> None:
-    """What pid 1 can do before it knows the spec (fork-server spares do it ahead of time)."""
+    """What pid 1 can do before it knows the spec (fork-server spares do it ahead of time).
+    The id map must be written already."""
     trace.mark("pid1: start")
     libc.set_pdeathsig(signal.SIGKILL)  # the helper gone means the sandbox is gone
     os.setsid()  # no controlling terminal inside
     # A fresh network namespace has only `lo`, down.
     from hermetic.sandbox import net
     net.bring_up_loopback()
+    try:
+        mounts.prepare_base()
+    except OSError as exc:
+        raise _explain("base mounts (/proc, /dev)", exc) from exc
+    trace.mark("pid1: prepared")
 
 
 def run(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None) -> None:
@@ -150,6 +148,9 @@ def main(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None = Non
     """Run as pid 1 with the spec known from the start. Never returns."""
     try:
         prepare()
+    except SandboxError as exc:
+        status.send(event="error", message=exc.message, hint=exc.hint)
+        os._exit(125)
     except BaseException as exc:  # noqa: BLE001
         status.send(event="error", message=f"sandbox: setup failed: {exc}", hint=None)
         os._exit(125)
