@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -59,7 +60,8 @@ def test_builds_library_then_program_linked_against_it_then_hits_the_cache(works
 
 def test_rebuild_elsewhere_with_another_environment_is_byte_identical(tmp_path, workspace,
                                                                        hermetic, rpm_buildroot):
-    first = rpm_digests(hermetic.build_json(workspace))
+    first_summary = hermetic.build_json(workspace)
+    first = rpm_digests(first_summary)
     other_ws = copy_workspace(tmp_path / "elsewhere" / "deeper" / "checkout")
     other = Hermetic(seed_store(tmp_path / "other-store", rpm_buildroot))
     env = {"TZ": "Pacific/Kiritimati", "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8",
@@ -71,6 +73,9 @@ def test_rebuild_elsewhere_with_another_environment_is_byte_identical(tmp_path, 
                              "build", str(other_ws), "--json"], env={**os.environ, **env},
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    other_summary = json.loads(result.stdout.splitlines()[-1])
+    keys = {c["name"]: c["key"] for c in first_summary["components"]}
+    assert {c["name"]: c["key"] for c in other_summary["components"]} == keys
     second = {}
     for name in first:
         path = next(other_ws.glob(f"out/*/{name}"))
