@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import blake3
 import pytest
