@@ -152,3 +152,38 @@ def load_seccomp_program(program: bytes) -> None:
     _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                        ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)),
            "prctl PR_SET_SECCOMP")
+
+
+# posix_spawn(3) through ctypes rather than os.posix_spawn: Python builds the "signals to
+# default" set with sigaddset, which refuses glibc's internal signals (SIGCANCEL, SIGSETXID),
+# and glibc's spawn child then leaves those two ignored across execve. Filling the set's bits
+# directly gives the payload every signal at its default, as a fork + execve would.
+POSIX_SPAWN_SETSIGDEF = 0x04
+POSIX_SPAWN_SETSIGMASK = 0x08
+_SPAWNATTR_BYTES = 1024  # glibc's posix_spawnattr_t is 336 bytes on 64-bit targets
+_SIGSET_BYTES = 128      # glibc's sigset_t
+
+
+def spawn(path: str, argv: list[str], env: dict[str, str]) -> int:
+    """vfork + execve of ``path`` with every signal at its default and none blocked.
+
+    Returns the child's pid; raises ``OSError`` with the execve error (ENOENT, EACCES...)."""
+    attr = ctypes.create_string_buffer(_SPAWNATTR_BYTES)
+    _check(-_libc.posix_spawnattr_init(attr) or 0, "posix_spawnattr_init")
+    try:
+        every_signal = ctypes.create_string_buffer(b"\xff" * _SIGSET_BYTES, _SIGSET_BYTES)
+        no_signal = ctypes.create_string_buffer(_SIGSET_BYTES)
+        _libc.posix_spawnattr_setsigdefault(attr, every_signal)
+        _libc.posix_spawnattr_setsigmask(attr, no_signal)
+        _libc.posix_spawnattr_setflags(attr, ctypes.c_short(POSIX_SPAWN_SETSIGDEF
+                                                            | POSIX_SPAWN_SETSIGMASK))
+        args = (ctypes.c_char_p * (len(argv) + 1))(*[os.fsencode(a) for a in argv], None)
+        pairs = [os.fsencode(f"{name}={value}") for name, value in env.items()]
+        envp = (ctypes.c_char_p * (len(pairs) + 1))(*pairs, None)
+        pid = ctypes.c_int(0)
+        error = _libc.posix_spawn(ctypes.byref(pid), os.fsencode(path), None, attr, args, envp)
+    finally:
+        _libc.posix_spawnattr_destroy(attr)
+    if error:
+        raise OSError(error, os.strerror(error), path)
+    return pid.value

@@ -67,10 +67,9 @@ def _spawn(argv: list[str], env: dict[str, str]) -> int:
     last_error: OSError | None = None
     for path in candidates:
         try:
-            # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve: the
-            # payload gets them back at their defaults (a `yes | head` pipeline must end).
-            return os.posix_spawn(path, argv, env, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-                                  setsigmask=())
+            # Every signal at its default (Python ignores SIGPIPE and SIGXFSZ, and ignored
+            # signals survive execve: a `yes | head` pipeline must end), none blocked.
+            return libc.spawn(path, argv, env)
         except OSError as exc:
             last_error = exc
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR) and first_real_error is None:
@@ -126,10 +125,8 @@ def run(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None) -> No
         pidfd = os.pidfd_open(os.getpid())
         status.send_with_fd(pidfd, event="started", cgroup=cgroup)
         os.close(pidfd)
-        # The seccomp program comes from the fork server (or is built here before the pivot:
-        # libseccomp is a host file).
         from hermetic.sandbox import profile
-        profile.bpf_program(spec.profile)
+        profile.bpf_program(spec.profile)  # built before the pivot: here it is only looked up
         libc.sethostname(spec.hostname)
         libc.setdomainname(spec.domainname)
         setup_root(spec)
@@ -147,6 +144,9 @@ def run(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None) -> No
 def main(spec: SandboxSpec, status: StatusWriter, cgroup: list[str] | None = None) -> None:
     """Run as pid 1 with the spec known from the start. Never returns."""
     try:
+        # Before prepare() pivots away from the host's files (libseccomp among them).
+        from hermetic.sandbox import profile
+        profile.bpf_program(spec.profile)
         prepare()
     except SandboxError as exc:
         status.send(event="error", message=exc.message, hint=exc.hint)

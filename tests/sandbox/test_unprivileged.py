@@ -60,7 +60,7 @@ def scratch():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_escape_suite_as_nobody(scratch: Path) -> None:
+def _run_module_as_nobody(scratch: Path, module: str) -> None:
     home = scratch / "home"
     home.mkdir()
     os.chown(home, NOBODY, NOBODY)
@@ -69,7 +69,17 @@ def test_escape_suite_as_nobody(scratch: Path) -> None:
     python = _python_for_nobody(scratch, env)
     done = _as_nobody([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                        f"--basetemp={home / 'pytest'}", "--rootdir", str(REPO),
-                       str(REPO / "tests" / "sandbox" / "test_escape.py")], dict(env, PYTHONDONTWRITEBYTECODE="1"))
+                       str(REPO / "tests" / "sandbox" / module)], dict(env, PYTHONDONTWRITEBYTECODE="1"))
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
     assert done.returncode == 0, tail
     assert " passed" in done.stdout and " failed" not in done.stdout, tail
+
+
+def test_escape_suite_as_nobody(scratch: Path) -> None:
+    _run_module_as_nobody(scratch, "test_escape.py")
+
+
+@pytest.mark.parametrize("module", ["test_sandbox.py", "test_forkserver.py"])
+def test_features_as_nobody(scratch: Path, module: str) -> None:
+    """An ordinary caller, with root trees and overlay uppers it owns, and its fork server."""
+    _run_module_as_nobody(scratch, module)
