@@ -8,6 +8,7 @@ a failure is never stored as a result: its log stays under ``<store>/failed/<nam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -128,11 +129,13 @@ class Builder:
                         for dep in sorted(self.prepared.graph.dependencies[name])
                         for output in self.results[dep].entry.outputs if output.kind == "rpm"]
             log_path = workdir / "build.log"
-            result = build_in_sandbox(
-                workdir, item.spec_name, self.prepared.buildroot, dep_rpms,
-                source_date_epoch=item.source_date_epoch, log_path=log_path,
-                cpu_count=BUILD_CPU_COUNT, check_skip=item.check_skip,
-                timeout=self.settings.timeout, max_silent_time=self.settings.max_silent_time)
+            with self._buildroot_held():
+                result = build_in_sandbox(
+                    workdir, item.spec_name, self.prepared.buildroot, dep_rpms,
+                    source_date_epoch=item.source_date_epoch, log_path=log_path,
+                    cpu_count=BUILD_CPU_COUNT, check_skip=item.check_skip,
+                    timeout=self.settings.timeout,
+                    max_silent_time=self.settings.max_silent_time)
             if not result.ok:
                 kept = self._keep_failure(name, workdir, log_path)
                 return ComponentResult(name, key, "failed", error=result.error, log_path=kept)
@@ -140,6 +143,13 @@ class Builder:
             return ComponentResult(name, key, "built", entry=entry)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _buildroot_held(self) -> Any:
+        """A shared lock on a stored buildroot tree, so ``gc`` never removes it mid-build."""
+        buildroot = self.prepared.buildroot
+        if buildroot.path is None:  # the host's own directories: nothing in the store to hold
+            return contextlib.nullcontext()
+        return self.store.buildroot_in_use(buildroot.digest)
 
     def _lay_out(self, item: Any, workdir: Path) -> None:
         """SPECS/<spec> and SOURCES/* as copies: rpmbuild may chmod them, objects stay intact."""

@@ -23,11 +23,7 @@ __all__ = ["FetchedComponent", "FetchStats", "FetchPlan", "fetch_component", "fe
 
 def stat_cache_for(store: Any):
     """The store's stat cache (local spec files are re-read only when their stat changes)."""
-    existing = getattr(store, "stat_cache", None)
-    if existing is not None:
-        return existing() if callable(existing) else existing
-    from hermetic.hashing import StatCache
-    return StatCache(Path(store.root) / "cache" / "stat.sqlite")
+    return store.stat_cache
 
 
 def fetch_component(component: Any, store: Any, *, stat_cache: Any = None,
