@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 # Debian packages the tool and its tests need; installed only when missing.
 APT_PACKAGES := rpm libcap-dev libseccomp-dev libseccomp2 git gcc make mmdebstrap \
                 bubblewrap b3sum createrepo-c uidmap elfutils cpio zstd xz-utils \
-                python3-venv nodejs npm libfaketime nginx
+                python3-venv libfaketime nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup apt venv demo test bench clean azurite
@@ -19,6 +19,10 @@ apt:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# Node.js may come from another repository (nodesource) that bundles npm: ask for Debian's
+	@# nodejs and npm only when there is no npm command at all, or apt would try to replace it.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
 
 $(VENV)/.installed: pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
