@@ -217,8 +217,13 @@ class PlanItem:
     reason: str
 
 
-def plan(prepared: Prepared, explain: bool = False) -> list[PlanItem]:
-    """What ``build`` would do for each selected component, without doing it."""
+def plan(prepared: Prepared, explain: bool = False,
+         substituters: Any | None = None) -> list[PlanItem]:
+    """What ``build`` would do for each selected component, without doing it.
+
+    With ``substituters`` (``hermetic.remote.Substituters``), a component whose key a team cache
+    holds a trusted entry for is planned ``pull``; its entry's outputs then key its dependents.
+    """
     from hermetic.keys import diff_manifests
 
     store = prepared.store
@@ -238,6 +243,11 @@ def plan(prepared: Prepared, explain: bool = False) -> list[PlanItem]:
         if entry is not None:
             entries[name] = entry
             items.append(PlanItem(name, key, "cached", "a result for this key is in the store"))
+            continue
+        found = substituters.lookup(key) if substituters else None
+        if found is not None:
+            url, entries[name] = found
+            items.append(PlanItem(name, key, "pull", f"a trusted result is in {url}"))
             continue
         reason = "no result for this key"
         latest = store.actions.latest(name)

@@ -32,3 +32,12 @@ def open_store(ctx: Context, path: Path) -> Any:
 
 def resolve_path(ctx: Context, text: str) -> Path:
     return (ctx.cwd / text).resolve() if not Path(text).is_absolute() else Path(text)
+
+
+def cache_settings(ctx: Context, path: Path, **flags: Any) -> Any:
+    """[cache] of the project file PATH belongs to, with the command-line flags on top."""
+    from hermetic.remote.config import apply_flags, load_cache_config
+
+    root = workspace_root(path)
+    project_file = find_project_file(root) if root else None
+    return apply_flags(load_cache_config(project_file), cwd=ctx.cwd, **flags)

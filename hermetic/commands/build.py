@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hermetic.commands._common import add_path_arguments, open_store, resolve_path, workspace_root
+from hermetic.commands._common import (add_path_arguments, cache_settings, open_store,
+                                       resolve_path, workspace_root)
 from hermetic.context import Context
 from hermetic.errors import BuildError, HermeticError
 
@@ -79,15 +80,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _cache_settings(args: argparse.Namespace, ctx: Context, path: Path) -> Any:
-    """[cache] of the project file, with the command-line flags on top."""
-    from hermetic.context import find_project_file
-    from hermetic.remote.config import apply_flags, load_cache_config
-
-    root = workspace_root(path)
-    project_file = find_project_file(root) if root else None
-    return apply_flags(load_cache_config(project_file), substituters=args.substituter,
-                       push=args.push, trusted_keys=args.trusted_key,
-                       secret_key=args.secret_key, token_file=args.token_file, cwd=ctx.cwd)
+    return cache_settings(ctx, path, substituters=args.substituter, push=args.push,
+                          trusted_keys=args.trusted_key, secret_key=args.secret_key,
+                          token_file=args.token_file)
 
 
 def _finish_uploads(uploader: Any, store: Any, results: list[Any]) -> list[str]:

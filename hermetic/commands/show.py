@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hermetic.commands._common import add_path_arguments, open_store, resolve_path
+from hermetic.commands._common import add_path_arguments, cache_settings, open_store, resolve_path
 from hermetic.context import Context
 
 
@@ -15,6 +15,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         description="List each component with its key and plan (cached, pull or build). "
                     "Fetches inputs, never builds or creates a buildroot.")
     add_path_arguments(parser)
+    parser.add_argument("--substituter", action="append", default=[], metavar="URL",
+                        help="also look for trusted results in this team cache (plan: pull)")
+    parser.add_argument("--trusted-key", action="append", default=[], metavar="NAME:BASE64",
+                        help="trust cached entries signed by this public key (repeatable)")
     parser.set_defaults(handler=run)
 
 
@@ -24,7 +28,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     path = resolve_path(ctx, args.path)
     store = open_store(ctx, path)
     prepared = prepare(path, store, args.names, ensure_buildroot=False)
-    items = plan(prepared)
+    cache = cache_settings(ctx, path, substituters=args.substituter,
+                           trusted_keys=args.trusted_key)
+    items = plan(prepared, substituters=cache.open_substituters())
     if ctx.json:
         print(json.dumps([{"name": item.name, "key": item.key, "plan": item.plan,
                            "reason": item.reason,

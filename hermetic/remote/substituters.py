@@ -110,7 +110,35 @@ class Substituters:
                 self._warn(f"{exc}")
         return None
 
+    def lookup(self, key: str) -> "tuple[str, ActionEntry] | None":
+        """(remote URL, entry) of the first remote holding a trusted entry for ``key``, without
+        downloading its objects: what ``hermetic show`` needs to plan a pull."""
+        for index, remote in enumerate(self.remotes):
+            if self._skip(index, key):
+                continue
+            try:
+                data = remote.get_entry(key)
+                if data is None:
+                    self._remember_absent(index, key)
+                    continue
+                return remote.url, self._trusted_entry(remote, key, data)
+            except RemoteUnavailable as exc:
+                self._mark_down(index, exc)
+            except (Rejected, IntegrityError) as exc:
+                self._warn(f"{remote.url}: rejected the cached result for {key[:16]}…: {exc}")
+            except RemoteError as exc:
+                self._warn(f"{exc}")
+        return None
+
     def _accept(self, store: "Store", remote: Remote, key: str, data: bytes) -> "ActionEntry":
+        entry = self._trusted_entry(remote, key, data)
+        sizes = {o.digest: o.size for o in entry.outputs}
+        missing = store.objects.missing(sizes)
+        if missing:
+            self._download(store, remote, missing, sizes)
+        return store.actions.put(key, entry, sign=False)
+
+    def _trusted_entry(self, remote: Remote, key: str, data: bytes) -> "ActionEntry":
         from hermetic.signing import verify_entry
         from hermetic.store import ActionEntry
 
@@ -128,11 +156,7 @@ class Substituters:
                                f"(signed by {', '.join(signers)}; the entry was altered)")
             raise Rejected(f"no signature by a trusted key (signed by "
                            f"{', '.join(signers) or 'nobody'})")
-        sizes = {o.digest: o.size for o in entry.outputs}
-        missing = store.objects.missing(sizes)
-        if missing:
-            self._download(store, remote, missing, sizes)
-        return store.actions.put(key, entry, sign=False)
+        return entry
 
     def _download(self, store: "Store", remote: Remote, digests: Sequence[str],
                   sizes: dict[str, int]) -> None:

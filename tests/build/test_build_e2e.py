@@ -196,3 +196,18 @@ def test_image_buildroot_is_imported_once_then_reused(tmp_path, workspace, rpm_b
     assert names.read_text().strip() == rpm_buildroot.digest  # same tree, same digest
     assert hermetic.build_json(workspace)["statuses"] == {"libgreet": "cached",
                                                           "greeter": "cached"}
+
+
+def test_show_plans_pull_when_a_trusted_cache_has_the_result(tmp_path, workspace, hermetic,
+                                                             rpm_buildroot):
+    hermetic.build_json(workspace)
+    public = (hermetic.store / "keys/local.public").read_text().strip()
+    other = Hermetic(seed_store(tmp_path / "other-store", rpm_buildroot))
+    cache = f"file://{hermetic.store}"
+    shown = json.loads(other.run("show", str(workspace), "--json", "--substituter", cache,
+                                 "--trusted-key", public).stdout)
+    assert {item["name"]: item["plan"] for item in shown} == {"libgreet": "pull",
+                                                              "greeter": "pull"}
+    untrusted = json.loads(other.run("show", str(workspace), "--json", "--substituter",
+                                     cache).stdout)
+    assert {item["plan"] for item in untrusted} == {"build"}
