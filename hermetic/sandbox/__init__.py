@@ -1,14 +1,24 @@
 """The sandbox: rootless namespaces, seccomp, no network.
 
-Importing this package is cheap (dataclasses only); the helper process imports the heavy
-modules (pyroute2, pyseccomp, prctl) itself.
+Importing this package is cheap (dataclasses only): ``run`` imports the runner when first
+called, and the fork server imports what helpers need (pyseccomp) itself.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hermetic.sandbox.profile import PROFILE_VERSION
-from hermetic.sandbox.runner import run
 from hermetic.sandbox.spec import Bind, SandboxResult, SandboxSpec
 from hermetic.sandbox.support import check_support
+
+if TYPE_CHECKING:
+    from hermetic.sandbox.runner import OutputCallback
+
+
+def run(spec: SandboxSpec, on_output: "OutputCallback | None" = None) -> SandboxResult:
+    """Run ``spec.argv`` in a fresh sandbox; see ``hermetic.sandbox.runner.run``."""
+    from hermetic.sandbox.runner import run as run_in_sandbox
+    return run_in_sandbox(spec, on_output)
 
 __all__ = ["Bind", "PROFILE_VERSION", "SandboxResult", "SandboxSpec", "check_support", "run"]

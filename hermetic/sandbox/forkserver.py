@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgpack
 
@@ -34,14 +34,18 @@ MAX_SPEC_BYTES = 1 << 20
 SPARES = 2  # back-to-back runs find one ready while the other is still being made
 
 _lock = threading.Lock()
-_server: tuple[subprocess.Popen[bytes], socket.socket] | None = None
+if TYPE_CHECKING:
+    import subprocess
+
+_server: "tuple[subprocess.Popen[bytes], socket.socket] | None" = None
 
 
 def enabled() -> bool:
     return os.environ.get("HERMETIC_SANDBOX_FORKSERVER", "1") != "0"
 
 
-def _start() -> tuple[subprocess.Popen[bytes], socket.socket]:
+def _start() -> "tuple[subprocess.Popen[bytes], socket.socket]":
+    import subprocess
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     popen = subprocess.Popen([sys.executable, "-I", "-m", "hermetic.sandbox", "--server",
                               str(theirs.fileno())], pass_fds=(theirs.fileno(),),
@@ -226,7 +230,9 @@ class _Server:
         selector = selectors.DefaultSelector()
         selector.register(self.sock, selectors.EVENT_READ)
         selector.register(self.wakeup_r, selectors.EVENT_READ)
-        self.replenish()
+        # One spare for the first request; the rest after it (a single-run caller such as the
+        # CLI would otherwise wait while two are built on a small machine).
+        self.spares.append(self.make_spare(self.default_kind))
         while True:
             for key, _ in selector.select():
                 if key.fileobj == self.wakeup_r:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 
 from hermetic.sandbox import libc, profile
 from hermetic.sandbox.spec import SandboxSpec
@@ -73,11 +72,3 @@ def drop_privileges(spec: SandboxSpec) -> None:
     libc.set_no_new_privs()
     libc.limit_capabilities(ROOT_CAPABILITY_NUMBERS if spec.uid == 0 else frozenset())
     profile.install(spec.profile)
-
-
-def restore_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ; ignored signals survive execve, the payload must not
-    # inherit that (a `yes | head` pipeline would never end).
-    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())

@@ -1,7 +1,8 @@
 """Pid 1 of the sandbox: assemble the root, pivot into it, start the payload, reap, forward.
 
 When the payload exits, pid 1 exits with its status; the kernel then kills every process left in
-the pid namespace (daemons included), and the helper's wait returns only after they are gone.
+the pid namespace (daemons included), and only then does pid 1's pidfd (held by the runner)
+become readable and the helper's wait return.
 """
 
 from __future__ import annotations
