@@ -50,9 +50,13 @@ def test_builds_library_then_program_linked_against_it_then_hits_the_cache(works
     assert "/usr/share/doc/libgreet/README" in docs  # build.with = ["docs"] reached the build
 
     entries = entry_count(hermetic.store)
-    second = hermetic.build_json(workspace)
+    repo = workspace / "repo"
+    second = hermetic.build_json(workspace, "--repo", str(repo))
     assert second["statuses"] == {"libgreet": "cached", "greeter": "cached"}
     assert entry_count(hermetic.store) == entries
+    primary = next((repo / "repodata").glob("*primary.xml*"))
+    listed = subprocess.run(["zcat", "-f", str(primary)], capture_output=True, text=True).stdout
+    assert "<name>greeter</name>" in listed and "<name>libgreet-devel</name>" in listed
     assert "building" not in hermetic.run("build", str(workspace), "--json").stdout
     shown = hermetic.run("show", str(workspace), "--json").stdout
     assert '"plan": "cached"' in shown and '"plan": "build"' not in shown
