@@ -8,6 +8,7 @@ specs with the build options and release baked in, their dependency graph and th
 from __future__ import annotations
 
 import platform
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,13 +136,15 @@ def select(workspace: Any, names: Iterable[str] | None) -> list[str]:
 
 
 def prepare(path: Path, store: Any, names: Iterable[str] | None = None, *,
-            ensure_buildroot: bool = True, jobs: int = 4) -> Prepared:
+            ensure_buildroot: bool = True, jobs: int = 4,
+            substituters: Any | None = None) -> Prepared:
     """Load, fetch, render and graph the workspace at ``path``; see the module docstring.
 
     Every component of the workspace is fetched and rendered — the graph needs all of their
     specs to know who produces what — but only ``names`` (default: what PATH designates) and
     their dependencies are selected. ``ensure_buildroot=False`` never creates or imports the
-    buildroot (``show``): keys then stay unknown until it exists.
+    buildroot (``show``): keys then stay unknown until it exists. A buildroot pinned by digest
+    is pulled from ``substituters``' caches when the store lacks it.
     """
     from hermetic.fetch import fetch_workspace
     from hermetic.model import load_workspace
@@ -154,19 +157,48 @@ def prepare(path: Path, store: Any, names: Iterable[str] | None = None, *,
     graph = build_graph({name: item.spec_info for name, item in components.items()})
     closure = graph.closure(wanted)
     selected = tuple(name for name in graph.order() if name in closure)
-    buildroot = _buildroot(workspace, store, create=ensure_buildroot)
+    buildroot = _buildroot(workspace, store, create=ensure_buildroot, substituters=substituters)
     return Prepared(workspace, store, components, graph, selected, buildroot)
 
 
-def _buildroot(workspace: Any, store: Any, *, create: bool) -> Any | None:
+def _buildroot(workspace: Any, store: Any, *, create: bool,
+               substituters: Any | None = None) -> Any | None:
     from hermetic import buildroot as buildroots
+    from hermetic.buildroot.store import lookup_digest
 
     config = workspace.buildroot
-    if create:
-        return buildroots.ensure_buildroot(config, store.root, workspace.root)
     if config.type == "host":
         return buildroots.host_buildroot()
-    return buildroots.lookup(store.root, config.name)
+    if config.digest:
+        pinned = lookup_digest(store.root, config.name, config.digest)
+        if pinned is None and create and substituters:
+            pinned = _pull_buildroot(store, config, substituters)
+        if pinned is not None or not create:
+            return pinned
+    if not create:
+        return buildroots.lookup(store.root, config.name)
+    made = buildroots.ensure_buildroot(config, store.root, workspace.root)
+    if config.digest and made.digest != config.digest:
+        raise ConfigError(
+            f"{workspace.project_file}: buildroot.digest pins {config.digest[:16]}…, but the "
+            f"{config.type} buildroot {config.name} here has digest {made.digest[:16]}…",
+            hint="pull the pinned tree from a team cache (--substituter), or update the pin")
+    return made
+
+
+def _pull_buildroot(store: Any, config: Any, substituters: Any) -> Any | None:
+    from hermetic.remote import pull_buildroot
+    from hermetic.remote.errors import RemoteError
+
+    for remote in substituters.remotes:
+        try:
+            pulled = pull_buildroot(store.root, config.digest, remote, config.name)
+        except RemoteError as error:  # a cache that is down or serves a bad tree: try the next
+            print(f"hermetic: warning: {error}", file=sys.stderr)
+            continue
+        if pulled is not None:
+            return pulled
+    return None
 
 
 def toolchain_inputs(item: PreparedComponent) -> dict[str, Any]:

@@ -105,6 +105,13 @@ def _from_digest(store_root: Path, name: str, digest: str) -> Buildroot | None:
                      impure=False)
 
 
+def lookup_digest(store_root: Path, name: str, digest: str) -> Buildroot | None:
+    """The stored tree with ``digest`` (shown as ``name``), or None if the store lacks it."""
+    if not _DIGEST_RE.match(digest):
+        raise StoreError(f"{digest!r} is not a buildroot digest")
+    return _from_digest(store_root, name, digest)
+
+
 def lookup(store_root: Path, name: str) -> Buildroot | None:
     """The buildroot ``name`` points at, or None if the name or its tree is missing."""
     index = buildroots_dir(store_root) / "names" / check_name(name)

@@ -134,10 +134,12 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     from hermetic.graph import Graph, run_parallel
     from hermetic.pipeline import prepare
 
-    prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4))
+    substituters = cache.open_substituters() if cache else None
+    prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4),
+                       substituters=substituters)
     settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
                              timeout=args.timeout, max_silent_time=args.max_silent_time,
-                             substituters=cache.open_substituters() if cache else None,
+                             substituters=substituters,
                              uploader=uploader, no_build=getattr(args, "no_build", False))
     renderer = make_renderer(ctx.json)
     builder = Builder(prepared, renderer, settings)

@@ -52,6 +52,9 @@ class BuildrootConfig(StrictModel):
     # image: tarball or directory; relative to the file declaring it, stored absolute.
     path: str | None = None
     mirror: str | None = None  # created: Debian mirror URL (mmdebstrap's default if absent)
+    # A team pins the one buildroot it shares: the store uses the tree with this digest, pulled
+    # from a team cache when missing; a tree made here with another digest is an error.
+    digest: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @field_validator("include")
     @classmethod

@@ -215,3 +215,33 @@ def test_show_plans_pull_when_a_trusted_cache_has_the_result(tmp_path, workspace
     untrusted = json.loads(other.run("show", str(workspace), "--json", "--substituter",
                                      cache).stdout)
     assert {item["plan"] for item in untrusted} == {"build"}
+
+
+def test_pinned_buildroot_is_pulled_from_the_team_cache(tmp_path, workspace, rpm_buildroot):
+    """A team shares one buildroot digest: a store without it pulls the tree from the cache."""
+    from hermetic.remote import open_remote, push_buildroot
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    source = seed_store(tmp_path / "source-store", rpm_buildroot)
+    push_buildroot(source, rpm_buildroot.digest, [open_remote(f"file://{cache_dir}")],
+                   name="test-rpm")
+    project = workspace / "hermetic.toml"
+    project.write_text(project.read_text().replace(
+        'debian-suite = "bookworm"', f'debian-suite = "bookworm"\ndigest = "{rpm_buildroot.digest}"'))
+
+    empty = Hermetic(tmp_path / "empty-store")
+    refused = empty.run("show", str(workspace), "--json")
+    assert '"key": null' in refused.stdout  # show never creates or pulls a buildroot
+    summary = empty.build_json(workspace, "--substituter", f"file://{cache_dir}",
+                               "--no-build", check=False)
+    pulled = tmp_path / "empty-store/buildroots" / rpm_buildroot.digest
+    assert pulled.is_dir()
+    assert summary["statuses"]["libgreet"] == "failed"  # --no-build, and no results cached
+
+    wrong = workspace / "hermetic.toml"
+    wrong.write_text(wrong.read_text().replace(rpm_buildroot.digest, "0" * 64))
+    mismatch = Hermetic(seed_store(tmp_path / "seeded", rpm_buildroot)).run(
+        "build", str(workspace), check=False)
+    assert mismatch.returncode == 2
+    assert "buildroot.digest pins 0000000000000000…" in mismatch.stderr
