@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 # Debian packages the tool and its tests need; installed only when missing.
-APT_PACKAGES := rpm libcap-dev libseccomp-dev libseccomp2 git gcc make mmdebstrap \
+APT_PACKAGES := rpm libseccomp-dev libseccomp2 git gcc make mmdebstrap \
                 bubblewrap b3sum createrepo-c uidmap elfutils cpio zstd xz-utils \
                 python3-venv libfaketime nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
