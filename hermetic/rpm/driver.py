@@ -145,10 +145,6 @@ def build_in_sandbox(workdir: Path, spec_name: str, buildroot: Buildroot,
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if log_path.exists():
         log_path.unlink()
-    if buildroot.kind == "host" and dep_rpms:
-        raise BuildError("the host buildroot cannot take dependency RPMs (its /usr is the "
-                         "host's, bound read-only)",
-                         hint="build on an image or created buildroot")
     if macros is not None and set(macros) != set(shipped_macros()):
         raise BuildError(f"macros must replace exactly {sorted(shipped_macros())}")
     prepare_workdir(workdir, spec_name, dep_rpms, cpu_count, macros)
@@ -161,7 +157,10 @@ def build_in_sandbox(workdir: Path, spec_name: str, buildroot: Buildroot,
         if own_scratch else Path(scratch_dir)
     try:
         if buildroot.kind == "host":
+            # The host's directories are bound read-only; with dependency RPMs to install,
+            # each becomes the lower layer of an overlay whose upper lives in the scratch dir.
             spec = SandboxSpec(argv=["/bin/bash", "-c", script], root=None,
+                               overlay_upper=str(scratch / "upper") if dep_rpms else None,
                                binds=[Bind(str(workdir), BUILDDIR, readonly=False)],
                                cwd=BUILDDIR, env=env, cpu_count=cpu_count, timeout=timeout,
                                max_silent_time=max_silent_time, log_path=str(log_path),

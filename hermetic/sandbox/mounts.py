@@ -25,6 +25,7 @@ DEFAULT_SHM_SIZE = 64 * 1024 * 1024  # SandboxSpec.shm_size's default; other siz
 
 # Host directories bound read-only when the spec has no root tree (debugging, quick tests).
 HOST_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+HOST_OVERLAY_ROOT_SIZE = 256 * 1024 * 1024  # scratch root of host builds: /var/lib/rpm and such
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
              "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore"}
@@ -114,6 +115,8 @@ class OverlayMount:
         # userxattr: overlay metadata in user.* xattrs, the only kind a user namespace may set.
         options = f"lowerdir={':'.join(self.lowers)},userxattr"
         if self.upper is not None:
+            os.makedirs(self.upper, exist_ok=True)
+            os.makedirs(self.work, exist_ok=True)
             options += f",upperdir={self.upper},workdir={self.work}"
         _ensure_mountpoint(self.target, True)
         libc.mount("overlay", self.target, "overlay", libc.MS_NOSUID, options)
@@ -184,7 +187,22 @@ def _missing_mountpoints(spec: SandboxSpec) -> list[str]:
 def plan_mounts(spec: SandboxSpec, skeleton: str = "/skeleton") -> list["Mount"]:
     """The ordered mount steps that turn /newroot into the sandbox's root."""
     steps: list[Mount] = []
-    if spec.root is None:
+    if spec.root is None and spec.overlay_upper is not None:
+        # The host's system directories, each the lower layer of its own overlay (uppers under
+        # overlay_upper), on a writable scratch tmpfs: rpm -i of dependency RPMs lands in the
+        # uppers and a fresh /var/lib/rpm, and the host is never written.
+        steps.append(TmpfsMount(NEW, HOST_OVERLAY_ROOT_SIZE))
+        for name in HOST_SYSTEM_DIRS:
+            host = f"{OLD}/{name}"
+            if not os.path.lexists(host):
+                continue
+            if os.path.islink(host):
+                steps.append(_host_dir(name))
+                continue
+            upper = f"{OLD}{spec.overlay_upper.rstrip('/')}/{name}"
+            steps.append(OverlayMount([host], upper, overlay_workdir(upper), f"{NEW}/{name}"))
+        steps.append(Mountpoints(spec, NEW))
+    elif spec.root is None:
         steps.append(TmpfsMount(NEW, 1024 * 1024))
         steps += [_host_dir(name) for name in HOST_SYSTEM_DIRS if os.path.lexists(f"{OLD}/{name}")]
         steps.append(Mountpoints(spec, NEW))

@@ -30,6 +30,7 @@ class SandboxSpec:
     argv: list[str]
     root: str | None = None          # read-only root tree; None = host system dirs bound read-only
     overlay_upper: str | None = None  # root becomes the overlay lower, this dir the writable upper
+    #                                   (root None: each host system dir gets an upper below it)
     binds: list[Bind] = field(default_factory=list)
     cwd: str = "/"
     env: dict[str, str] | None = None  # on top of the deterministic defaults
@@ -71,8 +72,6 @@ class SandboxSpec:
                                "builds never have network; only 'none' exists")
         if self.cpu_count < 1:
             raise SandboxError("sandbox spec: cpu_count must be at least 1")
-        if self.overlay_upper is not None and self.root is None:
-            raise SandboxError("sandbox spec: overlay_upper needs a root tree as the lower layer")
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -245,3 +245,22 @@ def test_pinned_buildroot_is_pulled_from_the_team_cache(tmp_path, workspace, rpm
         "build", str(workspace), check=False)
     assert mismatch.returncode == 2
     assert "buildroot.digest pins 0000000000000000…" in mismatch.stderr
+
+
+def test_example_workspace_builds_on_the_host_buildroot(tmp_path, workspace):
+    if os.geteuid() != 0:
+        pytest.skip("host directories owned by root can only be overlaid by root")
+    project = workspace / "hermetic.toml"
+    text = project.read_text()
+    start, end = text.index("[buildroot]"), text.index("\n[default-component-config")
+    project.write_text(text[:start] + '[buildroot]\ntype = "host"\n' + text[end:])
+    hermetic = Hermetic(tmp_path / "host-store")
+    summary = hermetic.build_json(workspace)
+    assert summary["statuses"] == {"libgreet": "built", "greeter": "built"}
+    entries = list((tmp_path / "host-store/actions").rglob("*"))
+    assert entries
+    greeter = workspace / "out/greeter/greeter-1.0-1.x86_64.rpm"
+    requires = subprocess.run(["rpm", "-qp", "--requires", str(greeter)], capture_output=True,
+                              text=True, check=True).stdout
+    assert "libgreet.so.1()(64bit)" in requires
+    assert not os.path.exists("/usr/include/greet.h")  # the host was never written
