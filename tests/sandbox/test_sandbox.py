@@ -102,3 +102,19 @@ def test_rpm_install_into_overlay_root(tmp_path) -> None:
         root=str(lower), overlay_upper=str(upper), binds=binds))
     assert result.ok, text
     assert (upper / "opt" / "dep" / "file").read_text() == "hi\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="overlaying root-owned host dirs needs root")
+def test_host_dirs_as_overlay_lowers_take_writes_and_leave_the_host_alone(tmp_path) -> None:
+    upper = tmp_path / "upper"
+    marker = "/usr/share/hermetic-overlay-test"
+    script = (f"mkdir -p {marker} && echo hi > {marker}/file && cat {marker}/file && "
+              "mkdir -p /var/lib/rpm && echo ok")
+    result, text = _output(SandboxSpec(argv=["sh", "-c", script], overlay_upper=str(upper)))
+    assert result.ok, text
+    assert text.split() == ["hi", "ok"]
+    assert not os.path.exists(marker)  # the host's /usr is untouched
+    assert (upper / "usr/share/hermetic-overlay-test/file").read_text() == "hi\n"
+    # Without an upper, the same write fails: the host dirs are read-only binds.
+    result, text = _output(SandboxSpec(argv=["sh", "-c", f"mkdir {marker}"]))
+    assert not result.ok and "Read-only file system" in text
