@@ -49,6 +49,9 @@ class BuildSettings:
     substituters: Any = None          # hermetic.remote.Substituters | None
     uploader: Any = None              # hermetic.remote.Uploader | None
     no_build: bool = False
+    # Build elsewhere (hermetic.distributed): called as remote_build(builder, name, key, manifest,
+    # started) -> ComponentResult instead of the local sandboxed build; None builds here.
+    remote_build: Any = None
 
 
 class Builder:
@@ -110,7 +113,10 @@ class Builder:
                 return ComponentResult(name, key, "failed",
                                        error="no cached result for its key and --no-build given")
             self.renderer.emit(ComponentEvent(name, "building", key=key))
-            result = self._build(name, key, manifest, started)
+            if self.settings.remote_build is not None:
+                result = self.settings.remote_build(self, name, key, manifest, started)
+            else:
+                result = self._build(name, key, manifest, started)
             if result.status == "built" and self.settings.uploader is not None:
                 self.settings.uploader.submit(self.store, key)  # in the background
             return result
@@ -173,34 +179,43 @@ class Builder:
 
     def _capture(self, name: str, key: str, manifest: dict[str, Any], result: Any,
                  started: float) -> Any:
-        from hermetic.store import ActionEntry, OutputRef
-
-        objects = self.store.objects
-        outputs: list[OutputRef] = []
-        files = [(path, "rpm") for path in result.rpms]
-        if result.srpm is not None:
-            files.append((result.srpm, "srpm"))
-        for path, kind in files:
-            outputs.append(OutputRef(path.name, objects.put_file(path), path.stat().st_size, kind))
-        log_digest = objects.put_file(result.log_path)
-        outputs.append(OutputRef("build.log", log_digest, result.log_path.stat().st_size, "log"))
-        buildroot = self.prepared.buildroot
-        buildinfo = json.dumps({
-            "component": name, "key": key, "buildroot": buildroot.digest,
-            "source_date_epoch": self.prepared.components[name].source_date_epoch,
-            "rpm_version": _rpm_version(buildroot),
-        }, indent=2, sort_keys=True).encode() + b"\n"
-        outputs.append(OutputRef("buildinfo.json", objects.put_bytes(buildinfo), len(buildinfo),
-                                 "buildinfo"))
-        entry = ActionEntry(
-            key=key, component=name, outputs=tuple(outputs), manifest=manifest,
-            timings={"build_ms": int((time.monotonic() - started) * 1000)},
-            rpm_version=_rpm_version(buildroot), buildroot=buildroot.digest,
-            impure=bool(buildroot.impure), created=int(time.time()))
-        return self.store.actions.put(key, entry)
+        return capture(self.store, name, key, manifest, result, self.prepared.buildroot,
+                       self.prepared.components[name].source_date_epoch, started)
 
     def _check_out(self, entry: Any) -> list[Path]:
         return check_out(self.store, entry, self.settings.out_dir)
+
+
+def capture(store: Any, name: str, key: str, manifest: dict[str, Any], result: Any,
+            buildroot: Any, source_date_epoch: int, started: float) -> Any:
+    """Store a successful build's RPMs, SRPM, log and buildinfo, then its (signed) entry.
+
+    Shared by local builds and distributed workers, so both record the same entry shape.
+    """
+    from hermetic.store import ActionEntry, OutputRef
+
+    objects = store.objects
+    outputs: list[OutputRef] = []
+    files = [(path, "rpm") for path in result.rpms]
+    if result.srpm is not None:
+        files.append((result.srpm, "srpm"))
+    for path, kind in files:
+        outputs.append(OutputRef(path.name, objects.put_file(path), path.stat().st_size, kind))
+    log_digest = objects.put_file(result.log_path)
+    outputs.append(OutputRef("build.log", log_digest, result.log_path.stat().st_size, "log"))
+    buildinfo = json.dumps({
+        "component": name, "key": key, "buildroot": buildroot.digest,
+        "source_date_epoch": source_date_epoch,
+        "rpm_version": _rpm_version(buildroot),
+    }, indent=2, sort_keys=True).encode() + b"\n"
+    outputs.append(OutputRef("buildinfo.json", objects.put_bytes(buildinfo), len(buildinfo),
+                             "buildinfo"))
+    entry = ActionEntry(
+        key=key, component=name, outputs=tuple(outputs), manifest=manifest,
+        timings={"build_ms": int((time.monotonic() - started) * 1000)},
+        rpm_version=_rpm_version(buildroot), buildroot=buildroot.digest,
+        impure=bool(buildroot.impure), created=int(time.time()))
+    return store.actions.put(key, entry)
 
 
 def check_out(store: Any, entry: Any, out_dir: Path) -> list[Path]:

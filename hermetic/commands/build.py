@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="wall-clock limit of each build, in seconds")
     parser.add_argument("--max-silent-time", type=float, metavar="S",
                         help="kill a build that prints nothing for S seconds")
+    dist = parser.add_argument_group("distributed builds (see docs/distributed.md)")
+    dist.add_argument("--executor", default="local", metavar="KIND",
+                      help="local (default), dask (a cluster at --scheduler) or dask-local:N "
+                           "(a cluster of N workers started for this run)")
+    dist.add_argument("--scheduler", metavar="ADDR",
+                      help="Dask scheduler for --executor dask (default: $HERMETIC_SCHEDULER)")
     cache = parser.add_argument_group("team cache (see docs/cache.md)")
     cache.add_argument("--substituter", action="append", default=[], metavar="URL",
                        help="pull results from this cache before building (repeatable; tried "
@@ -53,6 +59,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.jobs < 1:
         raise HermeticError(f"-j {args.jobs}: the number of jobs must be at least 1")
+    from hermetic.distributed.security import parse_executor
+    args.executor = parse_executor(args.executor)
     path = resolve_path(ctx, args.path)
     store = open_store(ctx, path)
     root = workspace_root(path) or ctx.cwd
@@ -145,7 +153,16 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     builder = Builder(prepared, renderer, settings)
     subgraph = Graph({name: prepared.graph.dependencies[name] for name in prepared.selected})
     try:
-        outcome = run_parallel(subgraph, args.jobs, builder.build_one)
+        if args.executor.kind == "local":
+            outcome = run_parallel(subgraph, args.jobs, builder.build_one)
+        else:  # Dask: only what no store or cache holds is submitted (docs/distributed.md)
+            from hermetic.distributed.client import DaskExecutor
+            from hermetic.distributed.security import tls_files
+            with DaskExecutor(prepared, cache, args.executor, scheduler=args.scheduler,
+                              tls=tls_files(cwd=ctx.cwd), timeout=args.timeout,
+                              max_silent_time=args.max_silent_time,
+                              renderer=renderer) as executor:
+                outcome = executor.run(subgraph, builder)
     finally:
         renderer.close()
     for error in outcome.errors.values():

@@ -1,0 +1,214 @@
+"""The build task as it runs on a worker: fetch by digest, build in the sandbox, push, answer.
+
+``run_build_task`` is what the client submits to Dask; it finds the worker's own settings (its
+store, cache, token and key: never the client's) through the ``hermetic`` worker plugin, then
+calls ``execute``, which needs no Dask and is what the tests drive directly too.
+
+A build failure is an answer (status ``failed`` with the log's digest, pushed to the cache);
+an infrastructure problem (cache down, disk full, a damaged download) raises, so Dask retries
+the task once, possibly elsewhere. Objects go to the cache before the entry, and the entry is
+put-if-absent there: a task re-run after its worker died finds the entry and answers ``cached``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hermetic.distributed.task import BuildTask, TaskResult
+from hermetic.distributed.workerconfig import WorkerConfig
+from hermetic.errors import HermeticError
+
+PLUGIN_NAME = "hermetic"
+CANCEL_EVENT_PREFIX = "hermetic-cancel-"
+PROGRESS_TOPIC_PREFIX = "hermetic-run-"
+_buildroot_locks: dict[str, threading.Lock] = {}
+_buildroot_locks_guard = threading.Lock()
+
+
+class WorkerRefused(HermeticError):
+    """This worker will not run the task (another hermetic version or sandbox profile)."""
+
+
+def cancel_event_name(run_id: str) -> str:
+    return f"{CANCEL_EVENT_PREFIX}{run_id}"
+
+
+def progress_topic(run_id: str) -> str:
+    return f"{PROGRESS_TOPIC_PREFIX}{run_id}"
+
+
+def run_build_task(wire: dict[str, Any]) -> dict[str, Any]:
+    """The Dask task function (runs on a worker): see the module docstring."""
+    from distributed import Event, get_worker
+
+    worker = get_worker()
+    plugin = worker.plugins.get(PLUGIN_NAME)
+    if plugin is None:
+        raise WorkerRefused(f"worker {worker.address} was not started by `hermetic worker` "
+                            "(no hermetic settings)")
+    task = BuildTask.from_wire(wire)
+    check_compatible(task)
+    worker.log_event(progress_topic(task.run_id),
+                     {"name": task.name, "key": task.key, "state": "building",
+                      "worker": worker.address})
+    event = Event(cancel_event_name(task.run_id))
+
+    def cancelled(wait: float) -> bool:
+        try:
+            return bool(event.wait(timeout=wait))
+        except Exception:  # the scheduler is unreachable: the run is as good as gone
+            return False
+
+    return execute(task, plugin.config, cancelled, worker.address).to_wire()
+
+
+def check_compatible(task: BuildTask) -> None:
+    """Refuse a client of a different hermetic version or sandbox profile, and a manifest that
+    does not hash to the key it claims."""
+    from hermetic import __version__
+    from hermetic.keys import compute_key
+    from hermetic.sandbox.profile import PROFILE_VERSION
+
+    if task.hermetic_version != __version__:
+        raise WorkerRefused(f"{task.name}: the client runs hermetic {task.hermetic_version}, "
+                            f"this worker {__version__}")
+    if task.sandbox_profile != PROFILE_VERSION:
+        raise WorkerRefused(f"{task.name}: the client's sandbox profile is "
+                            f"{task.sandbox_profile}, this worker's {PROFILE_VERSION}")
+    if compute_key(task.manifest) != task.key:
+        raise WorkerRefused(f"{task.name}: the manifest does not hash to key {task.key[:16]}…")
+
+
+def execute(task: BuildTask, config: WorkerConfig,
+            cancelled: Callable[[float], bool] = lambda wait: False,
+            worker: str = "") -> TaskResult:
+    from hermetic.store import Store
+
+    started = time.monotonic()
+    store = Store(config.store)
+    remote = config.remote()
+    existing = remote.get_entry(task.key)
+    if existing is not None:  # built meanwhile, or by an earlier attempt of this very task
+        return TaskResult(task.key, task.name, "cached", worker, entry=existing,
+                          elapsed=time.monotonic() - started)
+    fetch_inputs(store, config, [*task.files.values(), *task.dep_rpms])
+    buildroot = ensure_buildroot(store, config, task.buildroot)
+    return _build(task, config, store, buildroot, cancelled, worker, started)
+
+
+def fetch_inputs(store: Any, config: WorkerConfig, digests: list[str]) -> int:
+    """Download every object in ``digests`` the worker's store lacks (see ``fetch_objects``)."""
+    return fetch_objects(store, config.fetch_remotes(), digests)
+
+
+def fetch_objects(store: Any, remotes: list[Any], digests: list[str]) -> int:
+    """Download every object in ``digests`` the local store lacks from the first of ``remotes``
+    that has it, re-hashed on the way in. Returns how many were downloaded."""
+    from hermetic.remote import IntegrityError
+    from hermetic.remote.localstore import adopt_object, download_path
+
+    missing = store.objects.missing(digests)
+    for digest in missing:
+        errors = []
+        for remote in remotes:
+            staged = download_path(store)
+            try:
+                remote.get_object(digest, staged)
+            except IntegrityError as exc:
+                errors.append(str(exc))
+                continue
+            adopt_object(store, digest, staged)
+            break
+        else:
+            raise IntegrityError(f"object {digest[:16]}… is in no cache: " + "; ".join(errors))
+    return len(missing)
+
+
+def ensure_buildroot(store: Any, config: WorkerConfig, digest: str) -> Any:
+    """The stored buildroot tree ``digest``, pulled from the cache first if the store lacks it."""
+    from hermetic.buildroot.store import lookup_digest
+    from hermetic.remote import IntegrityError, pull_buildroot
+
+    name = f"dask-{digest[:12]}"
+    found = lookup_digest(store.root, name, digest)
+    if found is not None:
+        return found
+    with _buildroot_locks_guard:
+        lock = _buildroot_locks.setdefault(digest, threading.Lock())
+    with lock:  # two tasks needing the same tree pull it once
+        found = lookup_digest(store.root, name, digest)
+        if found is not None:
+            return found
+        for remote in config.fetch_remotes():
+            if pull_buildroot(store.root, digest, remote, name=name) is not None:
+                return lookup_digest(store.root, name, digest)
+    raise IntegrityError(f"buildroot {digest[:16]}… is in no cache the worker knows")
+
+
+def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
+           cancelled: Callable[[float], bool], worker: str, started: float) -> TaskResult:
+    from hermetic.builder import capture
+    from hermetic.distributed.cancel import CancelWatch
+    from hermetic.rpm import build_in_sandbox
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"dask-{task.name}-", dir=store.tmp_dir()))
+    scratch = Path(tempfile.mkdtemp(prefix=f".dask-{task.name}-upper-", dir=store.tmp_dir()))
+    try:
+        _lay_out(store, task, workdir)
+        log_path = workdir / "build.log"
+        with store.buildroot_in_use(buildroot.digest), \
+                CancelWatch(scratch / "upper", cancelled) as watch:
+            result = build_in_sandbox(
+                workdir, task.spec_name, buildroot,
+                [store.objects.path(digest) for digest in task.dep_rpms],
+                source_date_epoch=task.source_date_epoch, log_path=log_path,
+                cpu_count=task.cpu_count, check_skip=task.check_skip, timeout=task.timeout,
+                max_silent_time=task.max_silent_time, memory_max=config.memory_max,
+                scratch_dir=scratch)
+        elapsed = time.monotonic() - started
+        if watch.fired:
+            return TaskResult(task.key, task.name, "cancelled", worker,
+                              error="cancelled by the client", elapsed=elapsed)
+        if not result.ok:
+            log = _push_log(store, config, log_path)
+            return TaskResult(task.key, task.name, "failed", worker, error=result.error,
+                              log=log, elapsed=elapsed)
+        entry = capture(store, task.name, task.key, task.manifest, result, buildroot,
+                        task.source_date_epoch, started)
+        secret = config.load_secret()
+        if secret is not None:
+            from hermetic.signing import sign_entry
+            entry = store.actions.put(task.key, sign_entry(entry, secret), sign=False)
+        from hermetic.remote import upload_entry
+        upload_entry(config.remote(), store, entry)  # objects first, then the entry
+        return TaskResult(task.key, task.name, "built", worker, entry=entry.encode(),
+                          elapsed=time.monotonic() - started)
+    finally:
+        from hermetic.buildroot.unpack import force_rmtree
+        shutil.rmtree(workdir, ignore_errors=True)
+        force_rmtree(scratch)
+
+
+def _lay_out(store: Any, task: BuildTask, workdir: Path) -> None:
+    """SPECS/<spec> and SOURCES/* as copies: rpmbuild may chmod them, objects stay intact."""
+    (workdir / "SPECS").mkdir()
+    (workdir / "SOURCES").mkdir()
+    for file_name, digest in task.files.items():
+        folder = "SPECS" if file_name == task.spec_name else "SOURCES"
+        shutil.copyfile(store.objects.path(digest), workdir / folder / file_name)
+
+
+def _push_log(store: Any, config: WorkerConfig, log_path: Path) -> str | None:
+    if not log_path.exists():
+        return None
+    digest = store.objects.put_file(log_path)
+    remote = config.remote()
+    if remote.missing([digest]):
+        remote.put_object(digest, store.objects.path(digest))
+    return digest
