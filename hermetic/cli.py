@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "signing",
     "serve", "push", "pull", "cache",
     "audit", "verify", "challenge", "provenance",
+    "worker", "scheduler",
 )
 
 

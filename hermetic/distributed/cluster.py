@@ -64,7 +64,7 @@ async def run_scheduler(host: str, port: int, security: Any = None,
 
     protocol = "tls" if security is not None else "tcp"
     scheduler = Scheduler(host=host, port=port, protocol=protocol, security=security,
-                          dashboard=False, dashboard_address=None)
+                          dashboard=False, dashboard_address="127.0.0.1:0")
     await scheduler
     if on_ready is not None:
         on_ready(scheduler.address)
