@@ -1,0 +1,112 @@
+"""The pure parts: executor names, address policy, priorities, the task wire format."""
+
+from __future__ import annotations
+
+import pytest
+
+from hermetic.distributed.cancel import _upper_dirs
+from hermetic.distributed.priority import critical_path_priorities
+from hermetic.distributed.security import check_address, parse_executor, tls_files
+from hermetic.distributed.task import BuildTask, TaskResult, dask_key
+from hermetic.distributed.workerconfig import parse_size
+from hermetic.errors import ConfigError
+from hermetic.graph import Graph
+
+
+def test_executor_names():
+    assert parse_executor("local").kind == "local"
+    assert parse_executor("dask").kind == "dask"
+    assert parse_executor("dask-local:3").workers == 3
+    for bad in ("dask-local", "dask-local:0", "dask-local:x", "ray"):
+        with pytest.raises(ConfigError, match="--executor"):
+            parse_executor(bad)
+
+
+def test_loopback_is_allowed_without_tls():
+    assert check_address("127.0.0.1:9000", None) == "tcp://127.0.0.1:9000"
+    assert check_address("tcp://localhost", None) == "tcp://localhost:8786"
+    assert check_address("tcp://[::1]:1", None) == "tcp://[::1]:1"
+
+
+def test_other_addresses_need_mutual_tls(tmp_path):
+    with pytest.raises(ConfigError, match="non-loopback address without TLS"):
+        check_address("tcp://10.1.2.3:8786", None)
+    with pytest.raises(ConfigError, match="tls:// needs"):
+        check_address("tls://10.1.2.3:8786", None)
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("x")
+    with pytest.raises(ConfigError, match="--tls-key"):
+        tls_files(str(tmp_path / "ca.pem"), str(tmp_path / "cert.pem"), None)
+    files = tls_files("ca.pem", "cert.pem", "key.pem", cwd=tmp_path)
+    assert check_address("tls://10.1.2.3:8786", files) == "tls://10.1.2.3:8786"
+    with pytest.raises(ConfigError, match="non-loopback"):
+        check_address("tcp://10.1.2.3:8786", files)  # TLS files given but plain tcp asked
+
+
+def test_critical_path_runs_the_longest_chain_first():
+    # a <- b <- c (c needs b needs a); d alone; e needs a.
+    graph = Graph({"a": frozenset(), "b": frozenset({"a"}), "c": frozenset({"b"}),
+                   "d": frozenset(), "e": frozenset({"a"})})
+    priorities = critical_path_priorities(graph)
+    assert priorities == {"a": 3, "b": 2, "c": 1, "d": 1, "e": 1}
+
+
+def _task(**changes) -> BuildTask:
+    fields = dict(key="ab" * 32, name="demo", manifest={"component": "demo"},
+                  spec_name="demo.spec", files={"demo.spec": "cd" * 32}, buildroot="ef" * 32,
+                  dep_rpms=["12" * 32], source_date_epoch=1700000000, check_skip=False,
+                  cpu_count=2, timeout=None, max_silent_time=None, expensive=False,
+                  hermetic_version="0.1.0", sandbox_profile="1", run_id="r1")
+    fields.update(changes)
+    return BuildTask(**fields)
+
+
+def test_task_round_trips_and_stays_small():
+    import msgpack
+
+    task = _task()
+    wire = task.to_wire()
+    assert BuildTask.from_wire(wire) == task
+    assert len(msgpack.packb(wire)) < 4096
+    with pytest.raises(ConfigError, match="wire format"):
+        BuildTask.from_wire({**wire, "format": 99})
+    result = TaskResult("ab" * 32, "demo", "failed", "tcp://w", error="boom", log="cd" * 32)
+    assert TaskResult.from_wire(result.to_wire()) == result
+
+
+def test_dask_key_is_the_hermetic_key():
+    assert dask_key("ab" * 32) == "hermetic-" + "ab" * 32
+    assert dask_key("ab" * 32, 1) != dask_key("ab" * 32)
+
+
+def test_worker_refuses_other_versions_and_forged_keys():
+    from hermetic import __version__
+    from hermetic.distributed.execute import WorkerRefused, check_compatible
+    from hermetic.keys import compute_key
+    from hermetic.sandbox.profile import PROFILE_VERSION
+
+    manifest = {"component": "demo", "x": 1}
+    good = _task(key=compute_key(manifest), manifest=manifest, hermetic_version=__version__,
+                 sandbox_profile=PROFILE_VERSION)
+    check_compatible(good)
+    with pytest.raises(WorkerRefused, match="hermetic 0.0.1"):
+        check_compatible(_task(**{**good.__dict__, "hermetic_version": "0.0.1"}))
+    with pytest.raises(WorkerRefused, match="sandbox profile"):
+        check_compatible(_task(**{**good.__dict__, "sandbox_profile": "other"}))
+    with pytest.raises(WorkerRefused, match="does not hash"):
+        check_compatible(_task(**{**good.__dict__, "key": "00" * 32}))
+
+
+def test_upper_dirs_are_read_from_mountinfo():
+    line = ("116 42 0:51 / / rw,relatime - overlay overlay rw,lowerdir=/oldroot/a,"
+            "upperdir=/oldroot/tmp/s/upper,workdir=/oldroot/tmp/s/.w,userxattr\n"
+            "22 1 8:1 / /x rw - ext4 /dev/sda1 rw\n")
+    assert _upper_dirs(line) == ["/oldroot/tmp/s/upper"]
+
+
+def test_sizes():
+    assert parse_size("8G") == 8 << 30
+    assert parse_size("512MiB") == 512 << 20
+    assert parse_size("1000") == 1000
+    with pytest.raises(ConfigError, match="--mem"):
+        parse_size("lots")
