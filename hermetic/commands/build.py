@@ -142,6 +142,9 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     from hermetic.graph import Graph, run_parallel
     from hermetic.pipeline import prepare
 
+    from hermetic.sandbox import warm_up
+
+    warm_up()  # the sandbox server starts while the pipeline loads, fetches and renders
     substituters = cache.open_substituters() if cache else None
     prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4),
                        substituters=substituters)

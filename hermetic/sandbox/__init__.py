@@ -21,4 +21,12 @@ def run(spec: SandboxSpec, on_output: "OutputCallback | None" = None) -> Sandbox
     from hermetic.sandbox.runner import run as run_in_sandbox
     return run_in_sandbox(spec, on_output)
 
-__all__ = ["Bind", "PROFILE_VERSION", "SandboxResult", "SandboxSpec", "check_support", "run"]
+
+def warm_up() -> None:
+    """Start the fork server in the background, ahead of the first ``run``."""
+    from hermetic.sandbox.forkserver import warm_up as start_server
+    start_server()
+
+
+__all__ = ["Bind", "PROFILE_VERSION", "SandboxResult", "SandboxSpec", "check_support", "run",
+           "warm_up"]

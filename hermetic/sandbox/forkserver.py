@@ -54,6 +54,17 @@ def _start() -> "tuple[subprocess.Popen[bytes], socket.socket]":
     return popen, ours
 
 
+def warm_up() -> None:
+    """Start the server now, without waiting for it: its interpreter start and first spare
+    sandboxes then overlap with the caller's own work (hermetic build's load/fetch/render)."""
+    global _server
+    if not enabled():
+        return
+    with _lock:
+        if _server is None or _server[0].poll() is not None:
+            _server = _start()
+
+
 def launch(spec: SandboxSpec, out_w: int, status_w: int):  # -> runner._Helper
     from hermetic.sandbox import runner
     payload = msgpack.packb(spec.to_wire())
