@@ -93,26 +93,18 @@ class Substituters:
     def pull(self, store: "Store", key: str) -> "ActionEntry | None":
         """The entry for ``key``, fetched into ``store`` from the first remote that has a
         trusted, intact copy; None (after one warning line per problem) otherwise."""
-        for index, remote in enumerate(self.remotes):
-            if self._skip(index, key):
-                continue
-            try:
-                data = remote.get_entry(key)
-                if data is None:
-                    self._remember_absent(index, key)
-                    continue
-                return self._accept(store, remote, key, data)
-            except RemoteUnavailable as exc:
-                self._mark_down(index, exc)
-            except (Rejected, IntegrityError) as exc:
-                self._warn(f"{remote.url}: rejected the cached result for {key[:16]}…: {exc}")
-            except RemoteError as exc:
-                self._warn(f"{exc}")
-        return None
+        found = self._first(key, lambda remote, data: self._accept(store, remote, key, data))
+        return found[1] if found else None
 
     def lookup(self, key: str) -> "tuple[str, ActionEntry] | None":
         """(remote URL, entry) of the first remote holding a trusted entry for ``key``, without
         downloading its objects: what ``hermetic show`` needs to plan a pull."""
+        return self._first(key, lambda remote, data: self._trusted_entry(remote, key, data))
+
+    def _first(self, key: str, accept: "Callable[[Remote, bytes], ActionEntry]"
+               ) -> "tuple[str, ActionEntry] | None":
+        """Ask each remote in priority order for ``key``'s entry; the first one ``accept``
+        takes wins. Absent keys, remotes that are down and rejected entries move on."""
         for index, remote in enumerate(self.remotes):
             if self._skip(index, key):
                 continue
@@ -121,7 +113,7 @@ class Substituters:
                 if data is None:
                     self._remember_absent(index, key)
                     continue
-                return remote.url, self._trusted_entry(remote, key, data)
+                return remote.url, accept(remote, data)
             except RemoteUnavailable as exc:
                 self._mark_down(index, exc)
             except (Rejected, IntegrityError) as exc:
