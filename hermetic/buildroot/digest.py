@@ -15,6 +15,7 @@ from pathlib import Path
 
 import blake3
 
+from hermetic.treewalk import walk_sorted
 from hermetic.canonical import canonical
 
 # Bumped whenever the set of recorded attributes changes, so old digests never collide with new.
@@ -59,22 +60,14 @@ def tree_entries(root: Path, max_workers: int | None = None) -> list[list]:
     root_str = os.fspath(root)
     pending: list[tuple[int, str, int]] = []  # (index, absolute path, size) of regular files
     entries: list[list] = []
-    for directory, dirnames, filenames in os.walk(root_str):
-        dirnames.sort()
-        rel_dir = os.path.relpath(directory, root_str)
-        for name in sorted(dirnames + filenames):
-            absolute = os.path.join(directory, name)
-            relative = name if rel_dir == "." else f"{rel_dir}/{name}"
-            info = os.lstat(absolute)
-            kind = _type_letter(info.st_mode)
-            content = ""
-            if kind == "l":
-                content = os.fsencode(os.readlink(absolute))
-            elif kind == "f":
-                pending.append((len(entries), absolute, info.st_size))
-            entries.append([relative, kind, stat.S_IMODE(info.st_mode), content])
-        # os.walk lists symlinks to directories among dirnames; it does not descend into them
-        # (followlinks=False), which is what we want.
+    for relative, absolute, info in walk_sorted(root_str):
+        kind = _type_letter(info.st_mode)
+        content = ""
+        if kind == "l":
+            content = os.fsencode(os.readlink(absolute))
+        elif kind == "f":
+            pending.append((len(entries), absolute, info.st_size))
+        entries.append([relative, kind, stat.S_IMODE(info.st_mode), content])
     workers = max_workers or min(32, (os.cpu_count() or 2) * 4)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         digests = pool.map(lambda item: _hash_file(item[1], item[2]), pending, chunksize=64)

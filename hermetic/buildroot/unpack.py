@@ -17,6 +17,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from hermetic.treewalk import walk_sorted
 from hermetic.errors import ConfigError
 
 # Keep rwx for user/group/other and the sticky bit (/tmp); drop setuid and setgid.
@@ -199,34 +200,28 @@ def copy_directory(source: Path, dest: Path) -> int:
     root_info = os.lstat(source)
     writer.directory(None, root_info.st_mode, int(root_info.st_mtime))
     seen_inodes: dict[tuple[int, int], str] = {}
-    for directory, dirnames, filenames in os.walk(source):
-        dirnames.sort()
-        rel_dir = os.path.relpath(directory, source)
-        for name in sorted(dirnames + filenames):
-            absolute = os.path.join(directory, name)
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            info = os.lstat(absolute)
-            mode, mtime = info.st_mode, int(info.st_mtime)
-            try:
-                if stat.S_ISDIR(mode):
-                    writer.directory(rel, mode, mtime)
-                elif stat.S_ISLNK(mode):
-                    writer.symlink(rel, os.readlink(absolute), mtime)
-                elif stat.S_ISREG(mode):
-                    inode = (info.st_dev, info.st_ino)
-                    if info.st_nlink > 1 and inode in seen_inodes:
-                        writer.hardlink(rel, seen_inodes[inode])
-                    else:
-                        writer.regular(rel, mode, mtime, absolute)
-                        seen_inodes[inode] = rel
-                elif stat.S_ISFIFO(mode):
-                    writer.fifo(rel, mode, mtime)
+    for rel, absolute, info in walk_sorted(source):
+        mode, mtime = info.st_mode, int(info.st_mtime)
+        try:
+            if stat.S_ISDIR(mode):
+                writer.directory(rel, mode, mtime)
+            elif stat.S_ISLNK(mode):
+                writer.symlink(rel, os.readlink(absolute), mtime)
+            elif stat.S_ISREG(mode):
+                inode = (info.st_dev, info.st_ino)
+                if info.st_nlink > 1 and inode in seen_inodes:
+                    writer.hardlink(rel, seen_inodes[inode])
                 else:
-                    writer.skipped_devices += 1  # devices and sockets
-            except PermissionError as exc:
-                raise ConfigError(f"{absolute}: cannot read it to import ({exc.strerror})",
-                                  hint="import a tarball, or run as a user who can read "
-                                       "the whole tree") from exc
+                    writer.regular(rel, mode, mtime, absolute)
+                    seen_inodes[inode] = rel
+            elif stat.S_ISFIFO(mode):
+                writer.fifo(rel, mode, mtime)
+            else:
+                writer.skipped_devices += 1  # devices and sockets
+        except PermissionError as exc:
+            raise ConfigError(f"{absolute}: cannot read it to import ({exc.strerror})",
+                              hint="import a tarball, or run as a user who can read "
+                                   "the whole tree") from exc
     writer.finish()
     return writer.skipped_devices
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hermetic.treewalk import walk_sorted
 from hermetic.canonical import canonical, decode
 from hermetic.errors import StoreError
 from hermetic.remote.errors import IntegrityError
@@ -59,34 +60,28 @@ def pack_tree(tree: Path, dest: Path) -> None:
     """Write ``tree`` as an uncompressed, deterministic tarball at ``dest``."""
     tree = Path(tree)
     with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as archive:
-        for directory, dirnames, filenames in os.walk(tree):
-            dirnames.sort()
-            rel_dir = os.path.relpath(directory, tree)
-            for name in sorted(dirnames + filenames):
-                absolute = os.path.join(directory, name)
-                relative = name if rel_dir == "." else f"{rel_dir}/{name}"
-                info = os.lstat(absolute)
-                member = tarfile.TarInfo(relative)
-                member.mode = stat.S_IMODE(info.st_mode)
-                member.mtime = 0
-                member.uid = member.gid = 0
-                member.uname = member.gname = ""
-                if stat.S_ISDIR(info.st_mode):
-                    member.type = tarfile.DIRTYPE
-                    archive.addfile(member)
-                elif stat.S_ISLNK(info.st_mode):
-                    member.type = tarfile.SYMTYPE
-                    member.linkname = os.readlink(absolute)
-                    archive.addfile(member)
-                elif stat.S_ISREG(info.st_mode):
-                    member.type = tarfile.REGTYPE
-                    member.size = info.st_size
-                    with open(absolute, "rb") as handle:
-                        archive.addfile(member, handle)
-                elif stat.S_ISFIFO(info.st_mode):
-                    member.type = tarfile.FIFOTYPE
-                    archive.addfile(member)
-                # Devices and sockets: imports skip them, so stored trees hold none.
+        for relative, absolute, info in walk_sorted(tree):
+            member = tarfile.TarInfo(relative)
+            member.mode = stat.S_IMODE(info.st_mode)
+            member.mtime = 0
+            member.uid = member.gid = 0
+            member.uname = member.gname = ""
+            if stat.S_ISDIR(info.st_mode):
+                member.type = tarfile.DIRTYPE
+                archive.addfile(member)
+            elif stat.S_ISLNK(info.st_mode):
+                member.type = tarfile.SYMTYPE
+                member.linkname = os.readlink(absolute)
+                archive.addfile(member)
+            elif stat.S_ISREG(info.st_mode):
+                member.type = tarfile.REGTYPE
+                member.size = info.st_size
+                with open(absolute, "rb") as handle:
+                    archive.addfile(member, handle)
+            elif stat.S_ISFIFO(info.st_mode):
+                member.type = tarfile.FIFOTYPE
+                archive.addfile(member)
+            # Devices and sockets: imports skip them, so stored trees hold none.
 
 
 def push_buildroot(store_root: Path, digest: str, remotes: list[Remote],
