@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,7 @@ from hermetic.sandbox.spec import SandboxSpec
 
 MAX_SPEC_BYTES = 1 << 20
 SPARES = 2  # back-to-back runs find one ready while the other is still being made
+CGROUP_DRAIN_SECONDS = 5.0  # at shutdown: how long killed tasks may take to leave their cgroups
 
 _lock = threading.Lock()
 if TYPE_CHECKING:
@@ -234,7 +236,15 @@ class _Server:
             except ChildProcessError:
                 break
             self.busy_cgroups += self.helpers.pop(pid, [])
-        cgroups.remove(self.busy_cgroups)
+        # Killed tasks leave their cgroup a moment after their parent is reaped (the kernel
+        # finishes their exit asynchronously), so rmdir can still find it busy. This runs once,
+        # at shutdown: retry briefly rather than leave cgroups behind.
+        deadline = time.monotonic() + CGROUP_DRAIN_SECONDS
+        busy = cgroups.remove(self.busy_cgroups)
+        while busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+            busy = cgroups.remove(busy)
+        self.busy_cgroups = busy
 
     def loop(self) -> int:
         import selectors
