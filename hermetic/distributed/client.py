@@ -29,6 +29,8 @@ POLL_SECONDS = 0.5
 MAX_IN_FLIGHT = 256       # threads waiting on futures; Dask orders the ready ones by priority
 CONNECT_TIMEOUT = "20s"
 CANCEL_GRACE = 2.0        # seconds for workers to see the cancel event before the client leaves
+NO_WORKER_TIMEOUT = 120.0  # a cluster without workers this long fails the run instead of hanging
+WORKER_CHECK_EVERY = 10.0
 
 
 class DaskExecutor:
@@ -53,6 +55,9 @@ class DaskExecutor:
         self._futures_lock = threading.Lock()
         self._event_set = False
         self.submitted: list[str] = []          # component names, in submission order
+        self._workers_seen = time.monotonic()
+        self._workers_checked = 0.0
+        self._check_lock = threading.Lock()
         env = os.environ if environ is None else environ
         if not cache.push:
             raise ConfigError(f"--executor {_label(executor)} needs a team cache to move inputs "
@@ -271,6 +276,7 @@ class DaskExecutor:
                     wire = future.result(timeout=POLL_SECONDS)
                     break
                 except TimeoutError:
+                    self._check_workers()
                     continue
                 except HermeticError:
                     raise
@@ -289,6 +295,25 @@ class DaskExecutor:
         if answer.status == "cancelled":
             raise _Cancelled
         return answer
+
+    def _check_workers(self) -> None:
+        """Fail rather than wait forever when the cluster has had no worker for a while."""
+        now = time.monotonic()
+        with self._check_lock:
+            if now - self._workers_checked < WORKER_CHECK_EVERY:
+                return
+            self._workers_checked = now
+            try:
+                count = len(self.client.nthreads())
+            except Exception:  # noqa: BLE001 - the scheduler is unreachable: as good as none
+                count = 0
+            if count:
+                self._workers_seen = now
+                return
+            if now - self._workers_seen > NO_WORKER_TIMEOUT:
+                raise HermeticError(f"the Dask cluster has had no worker for "
+                                    f"{int(NO_WORKER_TIMEOUT)} s",
+                                    hint="start `hermetic worker --scheduler ADDR` somewhere")
 
     def _resubmit(self, task: BuildTask) -> TaskResult:
         from hermetic.distributed.execute import run_build_task
