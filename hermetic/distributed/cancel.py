@@ -80,12 +80,13 @@ class CancelWatch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # No join: the thread may sit in a poll of up to ``poll`` seconds (a scheduler round
+        # trip) and the build must not wait for it; once done is set it kills nothing more.
         self._done.set()
-        self._thread.join()
 
     def _watch(self) -> None:
         while not self._done.is_set():
-            if self.fired or self._cancelled(self._poll):
+            if self.fired or (self._cancelled(self._poll) and not self._done.is_set()):
                 self.fired = True
                 kill_sandbox(self.upper_dir)
                 self._done.wait(self._poll)

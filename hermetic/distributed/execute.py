@@ -45,7 +45,7 @@ def progress_topic(run_id: str) -> str:
 
 def run_build_task(wire: dict[str, Any]) -> dict[str, Any]:
     """The Dask task function (runs on a worker): see the module docstring."""
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
 
     worker = get_worker()
     plugin = worker.plugins.get(PLUGIN_NAME)
@@ -57,12 +57,15 @@ def run_build_task(wire: dict[str, Any]) -> dict[str, Any]:
     worker.log_event(progress_topic(task.run_id),
                      {"name": task.name, "key": task.key, "state": "building",
                       "worker": worker.address})
-    event = Event(cancel_event_name(task.run_id))
+    # Polled from the watch thread: bind the worker's client now (an Event finds its client
+    # through the calling thread's task context, which the watch thread has not).
+    event = Event(cancel_event_name(task.run_id), client=get_client())
 
     def cancelled(wait: float) -> bool:
         try:
             return bool(event.wait(timeout=wait))
-        except Exception:  # the scheduler is unreachable: the run is as good as gone
+        except Exception:  # the scheduler is unreachable for now: ask again later
+            time.sleep(wait)
             return False
 
     return execute(task, plugin.config, cancelled, worker.address).to_wire()

@@ -103,25 +103,37 @@ def test_killed_worker_task_is_rescheduled_and_the_entry_appears_once(
         scheduler.stop()
 
 
-def test_cancel_leaves_no_sandbox_process(tmp_path, rpm_buildroot, cache):
-    store = seed_store(tmp_path / "store", rpm_buildroot)
-    workspace = copy_workspace(tmp_path / "ws")
-    slow_spec(workspace, "libgreet", 120)
-    client = Background(["--store", str(store), "build", str(workspace), "--json",
-                         "--executor", "dask-local:1", "--push", cache.url,
-                         "--token-file", str(cache.token_file)], env_with(), new_session=True)
+def test_cancel_leaves_no_sandbox_process(base, rpm_buildroot, cache):
+    # A standing cluster (workers outlive the client), so only the run's cancel event can end
+    # the sandbox: Dask itself never stops a running task.
+    env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
+    scheduler = Background(["scheduler", "--port", "0"], env)
+    worker = None
     try:
+        address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
+        address = address.split(" at ", 1)[1].strip()
+        worker_store = _worker_store(base, "worker", rpm_buildroot, None)
+        worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
+                             "--push", cache.url], env, cwd=base, new_session=True)
+        store = seed_store(base / "client-store", rpm_buildroot)
+        workspace = copy_workspace(base / "ws")
+        slow_spec(workspace, "libgreet", 120)
+        client = Background(["--store", str(store), "build", str(workspace), "--json",
+                             "--executor", "dask", "--scheduler", address, "--push", cache.url],
+                            env, new_session=True)
         client.read_until(lambda l: '"libgreet"' in l and "on tcp://" in l, "libgreet starts")
-        wait_until(lambda: sandboxes_under(store / "tmp"), 60, "the sandbox to start")
+        wait_until(lambda: sandboxes_under(worker_store / "tmp"), 60, "the sandbox to start")
         client.process.send_signal(signal.SIGINT)
         _, err = client.finish(timeout=60)
         assert client.process.returncode == 130, err
         assert "interrupted" in err
-        wait_until(lambda: not sandboxes_under(store / "tmp"), 20, "no sandbox left")
+        wait_until(lambda: not sandboxes_under(worker_store / "tmp"), 20, "no sandbox left")
+        assert worker.process.poll() is None  # the worker itself carries on
         assert cache.entry_files() == []
     finally:
-        if client.process.poll() is None:
-            client.kill_group()
+        if worker is not None:
+            worker.kill_group()
+        scheduler.stop()
 
 
 def test_worker_with_a_broken_sandbox_refuses_to_join(tmp_path, cache):
