@@ -6,7 +6,7 @@ each on a fresh store, the team cache already holding the buildroot (as a team c
 Reports wall times, their ratio (goal <= 1.1x) and the per-task overhead; the LocalCluster's
 start-up is measured apart since a real cluster is already running.
 
-Run: .venv/bin/python tests/distributed/bench_dask.py [--components 40] [--rounds 1]
+Run: .venv/bin/python benchmarks/bench_dask.py [--components 40] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.build.conftest import seed_store  # noqa: E402
