@@ -12,9 +12,11 @@ Run: .venv/bin/python benchmarks/bench_dask.py [--components 40] [--rounds 1]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,8 @@ from tests.build.conftest import seed_store  # noqa: E402
 from tests.remote.conftest import start_server, stop  # noqa: E402
 
 
-def generate(ws: Path, count: int) -> Path:
+def generate(ws: Path, count: int, salt: str) -> Path:
+    """``count`` independent noarch components; ``salt`` makes their keys new in each round."""
     (ws / "components").mkdir(parents=True)
     (ws / "hermetic.toml").write_text(
         'includes = ["components/*/*.comp.toml"]\n[buildroot]\ntype = "created"\n'
@@ -41,7 +44,7 @@ def generate(ws: Path, count: int) -> Path:
             f'[components.{name}]\nspec = {{ type = "local", path = "{name}.spec" }}\n')
         (folder / f"{name}.spec").write_text(
             f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: generated\nLicense: MIT\n"
-            f"BuildArch: noarch\n\n%description\ngenerated\n\n%install\n"
+            f"BuildArch: noarch\n\n%description\ngenerated {salt}\n\n%install\n"
             f"mkdir -p %{{buildroot}}/usr/share/{name}\n"
             f"echo {name} > %{{buildroot}}/usr/share/{name}/data\n\n"
             f"%files\n/usr/share/{name}\n\n%changelog\n"
@@ -49,11 +52,44 @@ def generate(ws: Path, count: int) -> Path:
     return ws
 
 
-def build(store: Path, ws: Path, *args: str, env: dict[str, str]) -> float:
+def build(store: Path, ws: Path, *args: str, env: dict[str, str]) -> tuple[float, list[dict]]:
+    """Wall time of one `hermetic build --json`, and its component events."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "hermetic", "--store", str(store), "build", str(ws),
-                    *args], check=True, env=env, capture_output=True)
-    return time.monotonic() - started
+    done = subprocess.run([sys.executable, "-m", "hermetic", "--store", str(store), "build",
+                           str(ws), "--json", *args], env=env, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"hermetic build {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return wall, events
+
+
+def mean_elapsed(events: list[dict]) -> float:
+    built = [e["elapsed"] for e in events if e.get("event") == "component"
+             and e.get("state") == "built"]
+    return statistics.mean(built) if built else 0.0
+
+
+def print_phases(profile: Path) -> None:
+    """Mean and median seconds per step of a task (client_* on the client, worker_* on the
+    worker), and how long each worker's slot sat idle between two tasks."""
+    records = [json.loads(line) for line in profile.read_text().splitlines() if line.strip()]
+    if not records:
+        return
+    steps = sorted({k for r in records for k, v in r.items()
+                    if isinstance(v, float) and not k.endswith("_at")})
+    print(f"  per-task steps over {len(records)} tasks (ms): mean / median")
+    for step in steps:
+        values = [r.get(step, 0.0) * 1000 for r in records]
+        print(f"    {step:22s} {statistics.mean(values):7.1f} {statistics.median(values):7.1f}")
+    gaps = []
+    for worker in {r["worker"] for r in records}:
+        spans = sorted((r["worker_began_at"], r["worker_ended_at"]) for r in records
+                       if r["worker"] == worker and "worker_ended_at" in r)
+        gaps += [(b[0] - a[1]) * 1000 for a, b in zip(spans, spans[1:])]
+    if gaps:
+        print(f"    {'idle between tasks':22s} {statistics.mean(gaps):7.1f} "
+              f"{statistics.median(gaps):7.1f}")
 
 
 def main() -> None:
@@ -86,12 +122,15 @@ def main() -> None:
             startup = time.monotonic() - started
 
         for round_index in range(options.rounds):
-            ws = generate(base / f"ws-{round_index}", options.components)
-            local = build(seed_store(base / f"local-{round_index}", root), ws,
-                          "--executor", "local", "-j", "2", env=env)
+            ws = generate(base / f"ws-{round_index}", options.components,
+                          salt=f"{os.getpid()}-{round_index}")
+            local, local_events = build(seed_store(base / f"local-{round_index}", root), ws,
+                                        "--executor", "local", "-j", "2", env=env)
             shutil.rmtree(ws / "out", ignore_errors=True)
-            dask = build(seed_store(base / f"dask-{round_index}", root), ws,
-                         "--executor", "dask-local:2", "--push", url, env=env)
+            profile = base / f"profile-{round_index}.jsonl"
+            dask, dask_events = build(seed_store(base / f"dask-{round_index}", root), ws,
+                                      "--executor", "dask-local:2", "--push", url,
+                                      env={**env, "HERMETIC_DASK_PROFILE": str(profile)})
             n = options.components
             print(f"{n} independent components: local -j 2 {local:.1f} s, dask-local:2 "
                   f"{dask:.1f} s (ratio {dask / local:.2f}x; goal <= 1.1x)")
@@ -99,6 +138,10 @@ def main() -> None:
                   f"{(dask - startup) / local:.2f}x")
             print(f"  per-task overhead: {(dask - startup - local) / n * 1000 * 2:.0f} ms "
                   f"of slot time per task ({(dask - startup - local) / n * 1000:.0f} ms wall)")
+            print(f"  mean component time as the build reports it: local "
+                  f"{mean_elapsed(local_events) * 1000:.0f} ms, dask "
+                  f"{mean_elapsed(dask_events) * 1000:.0f} ms")
+            print_phases(profile)
     finally:
         stop(server)
         shutil.rmtree(base, ignore_errors=True)

@@ -24,6 +24,7 @@ from hermetic.keys import compute_key
 from hermetic.pipeline import BUILD_CPU_COUNT, Prepared, manifest_for
 
 FAILURE_TAIL_LINES = 30
+CANCELLED = "cancelled: another component failed (--fail-fast)"
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ComponentResult:
     error: str | None = None
     log_path: Path | None = None
     elapsed: float = 0.0
+    pushed: bool = False              # already in every --push cache (a distributed worker did it)
 
 
 @dataclass
@@ -52,6 +54,10 @@ class BuildSettings:
     # Build elsewhere (hermetic.distributed): called as remote_build(builder, name, key, manifest,
     # started) -> ComponentResult instead of the local sandboxed build; None builds here.
     remote_build: Any = None
+    # --fail-fast: the first failure sets ``stop``; nothing new starts and running sandboxes
+    # (local ones through hermetic.sandbox.cancelling, remote ones through the executor) die.
+    fail_fast: bool = False
+    stop: threading.Event | None = None
 
 
 class Builder:
@@ -81,6 +87,8 @@ class Builder:
                 raise
             result = ComponentResult(name, key, "failed", error=str(error))
         result.elapsed = time.monotonic() - started
+        if result.status == "failed" and self.settings.fail_fast and self.settings.stop:
+            self.settings.stop.set()
         with self._lock:
             self.results[name] = result
         if result.entry is not None and self.settings.out_dir is not None:
@@ -112,12 +120,15 @@ class Builder:
             if self.settings.no_build:
                 return ComponentResult(name, key, "failed",
                                        error="no cached result for its key and --no-build given")
+            if self._stopped():
+                return ComponentResult(name, key, "failed", error=CANCELLED)
             self.renderer.emit(ComponentEvent(name, "building", key=key))
             if self.settings.remote_build is not None:
                 result = self.settings.remote_build(self, name, key, manifest, started)
             else:
                 result = self._build(name, key, manifest, started)
-            if result.status == "built" and self.settings.uploader is not None:
+            if result.status == "built" and self.settings.uploader is not None \
+                    and not result.pushed:
                 self.settings.uploader.submit(self.store, key)  # in the background
             return result
 
@@ -135,7 +146,8 @@ class Builder:
                         for dep in sorted(self.prepared.graph.dependencies[name])
                         for output in self.results[dep].entry.outputs if output.kind == "rpm"]
             log_path = workdir / "build.log"
-            with self._buildroot_held():
+            from hermetic.sandbox import cancelling
+            with self._buildroot_held(), cancelling(self.settings.stop):
                 result = build_in_sandbox(
                     workdir, item.spec_name, self.prepared.buildroot, dep_rpms,
                     source_date_epoch=item.source_date_epoch, log_path=log_path,
@@ -144,11 +156,15 @@ class Builder:
                     max_silent_time=self.settings.max_silent_time)
             if not result.ok:
                 kept = self._keep_failure(name, workdir, log_path)
-                return ComponentResult(name, key, "failed", error=result.error, log_path=kept)
+                error = CANCELLED if self._stopped() else result.error
+                return ComponentResult(name, key, "failed", error=error, log_path=kept)
             entry = self._capture(name, key, manifest, result, started)
             return ComponentResult(name, key, "built", entry=entry)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _stopped(self) -> bool:
+        return self.settings.stop is not None and self.settings.stop.is_set()
 
     def _buildroot_held(self) -> Any:
         """A shared lock on a stored buildroot tree, so ``gc`` never removes it mid-build."""

@@ -6,6 +6,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="check the RPMs out here (default: out/ in the workspace)")
     parser.add_argument("--repo", metavar="DIR",
                         help="also gather every RPM in DIR with createrepo_c metadata for dnf")
+    parser.add_argument("--fail-fast", action="store_true",
+                        help="on the first failure start nothing new and kill running builds "
+                             "(default: independent components still build)")
     parser.add_argument("--timeout", type=float, metavar="S",
                         help="wall-clock limit of each build, in seconds")
     parser.add_argument("--max-silent-time", type=float, metavar="S",
@@ -151,13 +155,14 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
                              timeout=args.timeout, max_silent_time=args.max_silent_time,
                              substituters=substituters,
-                             uploader=uploader, no_build=getattr(args, "no_build", False))
+                             uploader=uploader, no_build=getattr(args, "no_build", False),
+                             fail_fast=getattr(args, "fail_fast", False), stop=threading.Event())
     renderer = make_renderer(ctx.json)
     builder = Builder(prepared, renderer, settings)
     subgraph = Graph({name: prepared.graph.dependencies[name] for name in prepared.selected})
     try:
         if args.executor.kind == "local":
-            outcome = run_parallel(subgraph, args.jobs, builder.build_one)
+            outcome = run_parallel(subgraph, args.jobs, builder.build_one, stop=settings.stop)
         else:  # Dask: only what no store or cache holds is submitted (docs/distributed.md)
             from hermetic.distributed.client import DaskExecutor
             from hermetic.distributed.security import tls_files

@@ -28,7 +28,6 @@ from hermetic.errors import ConfigError, HermeticError
 POLL_SECONDS = 0.5
 MAX_IN_FLIGHT = 256       # threads waiting on futures; Dask orders the ready ones by priority
 CONNECT_TIMEOUT = "20s"
-CANCEL_GRACE = 2.0        # seconds for workers to see the cancel event before the client leaves
 NO_WORKER_TIMEOUT = 120.0  # a cluster without workers this long fails the run instead of hanging
 WORKER_CHECK_EVERY = 10.0
 
@@ -58,6 +57,8 @@ class DaskExecutor:
         self._workers_seen = time.monotonic()
         self._workers_checked = 0.0
         self._check_lock = threading.Lock()
+        self._in_cache: set[str] = set()        # digests the team cache is known to hold
+        self._cache_lock = threading.Lock()
         env = os.environ if environ is None else environ
         if not cache.push:
             raise ConfigError(f"--executor {_label(executor)} needs a team cache to move inputs "
@@ -69,6 +70,7 @@ class DaskExecutor:
             raise ConfigError(f"--executor {_label(executor)} needs a stored buildroot "
                               "(the host buildroot cannot travel to workers)")
         self.cache_url = cache.push[0]
+        self.push_targets = len(cache.push)
         from hermetic.remote import read_token
         self.token = read_token(cache.token_file)
         self.secret_key = cache.secret_key
@@ -101,6 +103,7 @@ class DaskExecutor:
             self.priorities = critical_path_priorities(Graph(
                 {n: self.prepared.graph.dependencies[n] for n in selected}))
             self._push_buildroot()
+            self._survey_cache()
             from hermetic.distributed.execute import progress_topic
             self.client.subscribe_topic(progress_topic(self.run_id), self._on_progress)
         except BaseException:
@@ -150,8 +153,7 @@ class DaskExecutor:
 
     def close(self) -> None:
         if self.cancelled.is_set():
-            self._announce_cancel()
-            time.sleep(CANCEL_GRACE)  # let every worker's watch see the event and kill
+            self._announce_cancel()  # returns once every worker has set the run's event
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
         if client is not None:
@@ -173,6 +175,8 @@ class DaskExecutor:
         from hermetic.graph import run_parallel
 
         builder.settings.remote_build = self.remote_build
+        if builder.settings.fail_fast:  # the first failure cancels the run on every worker
+            builder.settings.stop = self.cancelled
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, lambda signum, frame: self.cancel())
@@ -191,19 +195,24 @@ class DaskExecutor:
         self.interrupted = self.interrupted or interrupted
         self.cancelled.set()
 
+    def _cancel_reason(self) -> str:
+        if self.interrupted:
+            return "cancelled (interrupted)"
+        from hermetic.builder import CANCELLED
+        return CANCELLED
+
     def _announce_cancel(self) -> None:
         if self._event_set or self.client is None:
             return
         self._event_set = True
-        from distributed import Event
-
-        from hermetic.distributed.execute import cancel_event_name
+        from hermetic.distributed.cancel import cancel_run
         try:
-            Event(cancel_event_name(self.run_id), client=self.client).set()
             with self._futures_lock:
                 futures = list(self._futures)
             if futures:
-                self.client.cancel(futures)
+                self.client.cancel(futures)  # queued tasks never start
+            # Running ones: every worker sets the run's event, which kills their sandboxes.
+            self.client.run(cancel_run, self.run_id, on_error="ignore")
         except Exception:  # noqa: BLE001 - the scheduler is gone: so are its tasks
             pass
 
@@ -240,22 +249,51 @@ class DaskExecutor:
         """Builder's hook: build ``name`` on the cluster; a ComponentResult."""
         from hermetic.builder import ComponentResult
 
+        from hermetic.distributed import phases as profile
+
         if self.cancelled.is_set():
-            return ComponentResult(name, key, "failed", error="cancelled")
-        task = self.task_for(builder, name, key, manifest)
-        self._upload_inputs(task)
+            return ComponentResult(name, key, "failed", error=self._cancel_reason())
+        steps = profile.Phases()
+        steps.add("client_plan", time.monotonic() - started)
+        with steps.step("client_task"):
+            task = self.task_for(builder, name, key, manifest)
+        with steps.step("client_upload"):
+            self._upload_inputs(task)
         try:
-            answer = self._submit_and_wait(task)
+            with steps.step("client_wait"):
+                answer = self._submit_and_wait(task)
         except _Cancelled:
-            return ComponentResult(name, key, "failed", error="cancelled")
+            return ComponentResult(name, key, "failed", error=self._cancel_reason())
         except HermeticError as exc:
             return ComponentResult(name, key, "failed", error=str(exc))
-        return self._adopt(answer)
+        with steps.step("client_adopt"):
+            result = self._adopt(answer)
+        profile.record({"name": name, "status": answer.status, "worker": answer.worker,
+                        **steps.rounded(), **answer.phases})
+        return result
+
+    def _survey_cache(self) -> None:
+        """One ``missing`` call for the input files of every selected component, before any
+        submission: a task whose inputs the cache already holds then costs no round trip.
+        Nothing is uploaded yet (a component with a result is never submitted)."""
+        digests = list(dict.fromkeys(digest for name in self.prepared.selected
+                                     for digest in self.prepared.components[name].files.values()))
+        absent = set(self.remote.missing(digests))
+        with self._cache_lock:
+            self._in_cache.update(d for d in digests if d not in absent)
 
     def _upload_inputs(self, task: BuildTask) -> None:
-        digests = list(dict.fromkeys([*task.files.values(), *task.dep_rpms]))
-        for digest in self.remote.missing(digests):
+        """Upload what the cache lacks of this task's inputs (one batched ``missing`` call,
+        and only for digests not already known to be there)."""
+        with self._cache_lock:
+            unknown = [d for d in dict.fromkeys([*task.files.values(), *task.dep_rpms])
+                       if d not in self._in_cache]
+        if not unknown:
+            return
+        for digest in self.remote.missing(unknown):
             self.remote.put_object(digest, self.store.objects.path(digest))
+        with self._cache_lock:
+            self._in_cache.update(unknown)
 
     def _submit_and_wait(self, task: BuildTask) -> TaskResult:
         from hermetic.distributed.execute import run_build_task
@@ -264,6 +302,8 @@ class DaskExecutor:
         future = self.client.submit(
             run_build_task, task.to_wire(), key=dask_key(task.key), pure=False,
             resources={resource: 1}, priority=self.priorities.get(task.name, 0), retries=1)
+        finished = threading.Event()
+        future.add_done_callback(lambda _: finished.set())
         with self._futures_lock:
             self._futures.add(future)
             self.submitted.append(task.name)
@@ -272,19 +312,22 @@ class DaskExecutor:
                 if self.cancelled.is_set():
                     self._announce_cancel()
                     raise _Cancelled
-                try:
-                    wire = future.result(timeout=POLL_SECONDS)
-                    break
-                except TimeoutError:
+                # Wait here, not in the client's event loop: many waiting threads then cost
+                # nothing until their future is done (or the run is cancelled).
+                if not finished.wait(POLL_SECONDS):
                     self._check_workers()
                     continue
+                try:
+                    wire = future.result()
+                    break
                 except HermeticError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - retried once already by Dask
                     if self.cancelled.is_set():
                         raise _Cancelled from None
                     raise HermeticError(f"{task.name}: the build task failed on the cluster "
-                                        f"(after a retry): {type(exc).__name__}: {exc}") from None
+                                        f"(after a retry): {type(exc).__name__}: {exc}"
+                                        f"{_where(exc)}") from None
         finally:
             with self._futures_lock:
                 self._futures.discard(future)
@@ -343,8 +386,13 @@ class DaskExecutor:
         if not self.store.actions.has(key):
             self.store.actions.put(key, entry, sign=False)
         stored = self.store.actions.get(key)
+        with self._cache_lock:  # the worker pushed them: dependents need not ask again
+            self._in_cache.update(o.digest for o in entry.outputs)
         status = "built" if answer.status == "built" else "pulled"
-        return ComponentResult(name, key, status, entry=stored)
+        # The worker pushed outputs and entry to the cache; with no other --push target the
+        # build command's uploader has nothing left to do for this result.
+        return ComponentResult(name, key, status, entry=stored,
+                               pushed=self.push_targets == 1)
 
     def _fetch_log(self, name: str, digest: str | None) -> Path | None:
         import shutil
@@ -365,6 +413,17 @@ class DaskExecutor:
 
 class _Cancelled(Exception):
     pass
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at FILE:LINE)`` of the innermost frame of a worker's exception (Dask ships the
+    traceback), so a bug on a worker can be found from the client's one-line error."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f" (at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})"
 
 
 def _label(executor: Executor) -> str:

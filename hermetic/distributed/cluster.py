@@ -28,6 +28,20 @@ class HermeticPlugin(WorkerPlugin):
         if self.run_self_test:
             from hermetic.distributed.workerconfig import self_test
             self_test(self.config)
+        warm(self.config)
+
+
+def warm(config: WorkerConfig) -> None:
+    """Pay once, at join, what the first task would pay: the sandbox fork server (kept running
+    for the worker's lifetime), the modules a build imports and the cache connection."""
+    import hermetic.builder  # noqa: F401
+    import hermetic.buildroot.store  # noqa: F401
+    import hermetic.rpm  # noqa: F401
+    import hermetic.signing  # noqa: F401
+    from hermetic.sandbox import warm_up
+
+    warm_up()
+    config.remote().info()
 
 
 def worker_resources(slots: int, big_slots: int, cpus: int | None = None,

@@ -12,20 +12,20 @@ put-if-absent there: a task re-run after its worker died finds the entry and ans
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hermetic.distributed.phases import Phases
 from hermetic.distributed.task import BuildTask, TaskResult
 from hermetic.distributed.workerconfig import WorkerConfig
 from hermetic.errors import HermeticError
 
 PLUGIN_NAME = "hermetic"
-CANCEL_EVENT_PREFIX = "hermetic-cancel-"
 PROGRESS_TOPIC_PREFIX = "hermetic-run-"
 _buildroot_locks: dict[str, threading.Lock] = {}
 _buildroot_locks_guard = threading.Lock()
@@ -35,40 +35,32 @@ class WorkerRefused(HermeticError):
     """This worker will not run the task (another hermetic version or sandbox profile)."""
 
 
-def cancel_event_name(run_id: str) -> str:
-    return f"{CANCEL_EVENT_PREFIX}{run_id}"
-
-
 def progress_topic(run_id: str) -> str:
     return f"{PROGRESS_TOPIC_PREFIX}{run_id}"
 
 
 def run_build_task(wire: dict[str, Any]) -> dict[str, Any]:
     """The Dask task function (runs on a worker): see the module docstring."""
-    from distributed import Event, get_client, get_worker
+    from distributed import get_worker
 
+    from hermetic.distributed.cancel import RUNS
+
+    began, began_at = time.perf_counter(), time.time()
     worker = get_worker()
     plugin = worker.plugins.get(PLUGIN_NAME)
     if plugin is None:
         raise WorkerRefused(f"worker {worker.address} was not started by `hermetic worker` "
                             "(no hermetic settings)")
+    phases = Phases()
     task = BuildTask.from_wire(wire)
     check_compatible(task)
     worker.log_event(progress_topic(task.run_id),
                      {"name": task.name, "key": task.key, "state": "building",
                       "worker": worker.address})
-    # Polled from the watch thread: bind the worker's client now (an Event finds its client
-    # through the calling thread's task context, which the watch thread has not).
-    event = Event(cancel_event_name(task.run_id), client=get_client())
-
-    def cancelled(wait: float) -> bool:
-        try:
-            return bool(event.wait(timeout=wait))
-        except Exception:  # the scheduler is unreachable for now: ask again later
-            time.sleep(wait)
-            return False
-
-    return execute(task, plugin.config, cancelled, worker.address).to_wire()
+    phases.add("worker_start", time.perf_counter() - began)
+    phases.mark("worker_began_at", began_at)
+    with RUNS.active(task.run_id) as cancel:
+        return execute(task, plugin.config, cancel, worker.address, phases).to_wire()
 
 
 def check_compatible(task: BuildTask) -> None:
@@ -89,20 +81,30 @@ def check_compatible(task: BuildTask) -> None:
 
 
 def execute(task: BuildTask, config: WorkerConfig,
-            cancelled: Callable[[float], bool] = lambda wait: False,
-            worker: str = "") -> TaskResult:
+            cancel: threading.Event | None = None, worker: str = "",
+            phases: Phases | None = None) -> TaskResult:
+    """Build ``task`` with the worker's ``config``; setting ``cancel`` kills its sandbox."""
     from hermetic.store import Store
 
+    phases = phases or Phases()
+    cancel = cancel or threading.Event()
     started = time.monotonic()
+    if cancel.is_set():
+        return TaskResult(task.key, task.name, "cancelled", worker,
+                          error="cancelled by the client")
     store = Store(config.store)
     remote = config.remote()
-    existing = remote.get_entry(task.key)
+    with phases.step("worker_entry_check"):
+        existing = remote.get_entry(task.key)
     if existing is not None:  # built meanwhile, or by an earlier attempt of this very task
         return TaskResult(task.key, task.name, "cached", worker, entry=existing,
-                          elapsed=time.monotonic() - started)
-    fetch_inputs(store, config, [*task.files.values(), *task.dep_rpms])
-    buildroot = ensure_buildroot(store, config, task.buildroot)
-    return _build(task, config, store, buildroot, cancelled, worker, started)
+                          elapsed=time.monotonic() - started, phases=phases.rounded())
+    with phases.step("worker_fetch"):
+        fetch_inputs(store, config, [*task.files.values(), *task.dep_rpms])
+        buildroot = ensure_buildroot(store, config, task.buildroot)
+    result = _build(task, config, store, buildroot, cancel, worker, started, phases)
+    phases.mark("worker_ended_at", time.time())
+    return dataclasses.replace(result, phases=phases.rounded())
 
 
 def fetch_inputs(store: Any, config: WorkerConfig, digests: list[str]) -> int:
@@ -155,18 +157,20 @@ def ensure_buildroot(store: Any, config: WorkerConfig, digest: str) -> Any:
 
 
 def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
-           cancelled: Callable[[float], bool], worker: str, started: float) -> TaskResult:
+           cancel: threading.Event, worker: str, started: float,
+           phases: Phases) -> TaskResult:
     from hermetic.builder import capture
-    from hermetic.distributed.cancel import CancelWatch
     from hermetic.rpm import build_in_sandbox
+    from hermetic.sandbox import cancelling
 
     workdir = Path(tempfile.mkdtemp(prefix=f"dask-{task.name}-", dir=store.tmp_dir()))
     scratch = Path(tempfile.mkdtemp(prefix=f".dask-{task.name}-upper-", dir=store.tmp_dir()))
     try:
-        _lay_out(store, task, workdir)
+        with phases.step("worker_lay_out"):
+            _lay_out(store, task, workdir)
         log_path = workdir / "build.log"
-        with store.buildroot_in_use(buildroot.digest), \
-                CancelWatch(scratch / "upper", cancelled) as watch:
+        with phases.step("worker_sandbox"), store.buildroot_in_use(buildroot.digest), \
+                cancelling(cancel):
             result = build_in_sandbox(
                 workdir, task.spec_name, buildroot,
                 [store.objects.path(digest) for digest in task.dep_rpms],
@@ -175,21 +179,23 @@ def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
                 max_silent_time=task.max_silent_time, memory_max=config.memory_max,
                 scratch_dir=scratch)
         elapsed = time.monotonic() - started
-        if watch.fired:
+        if cancel.is_set():
             return TaskResult(task.key, task.name, "cancelled", worker,
                               error="cancelled by the client", elapsed=elapsed)
         if not result.ok:
             log = _push_log(store, config, log_path)
             return TaskResult(task.key, task.name, "failed", worker, error=result.error,
                               log=log, elapsed=elapsed)
-        entry = capture(store, task.name, task.key, task.manifest, result, buildroot,
-                        task.source_date_epoch, started)
-        secret = config.load_secret()
-        if secret is not None:
-            from hermetic.signing import sign_entry
-            entry = store.actions.put(task.key, sign_entry(entry, secret), sign=False)
+        with phases.step("worker_capture"):
+            entry = capture(store, task.name, task.key, task.manifest, result, buildroot,
+                            task.source_date_epoch, started)
+            secret = config.load_secret()
+            if secret is not None:
+                from hermetic.signing import sign_entry
+                entry = store.actions.put(task.key, sign_entry(entry, secret), sign=False)
         from hermetic.remote import upload_entry
-        upload_entry(config.remote(), store, entry)  # objects first, then the entry
+        with phases.step("worker_push"):
+            upload_entry(config.remote(), store, entry)  # objects first, then the entry
         return TaskResult(task.key, task.name, "built", worker, entry=entry.encode(),
                           elapsed=time.monotonic() - started)
     finally:

@@ -69,6 +69,7 @@ class TaskResult:
     error: str | None = None
     log: str | None = None            # blake3 of the build log, pushed to the cache
     elapsed: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step on the worker
 
     def to_wire(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,6 +6,7 @@ called, and the fork server imports what helpers need (pyseccomp) itself.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from hermetic.sandbox.profile import PROFILE_VERSION
@@ -13,13 +14,24 @@ from hermetic.sandbox.spec import Bind, SandboxResult, SandboxSpec
 from hermetic.sandbox.support import check_support
 
 if TYPE_CHECKING:
+    from typing import ContextManager
+
     from hermetic.sandbox.runner import OutputCallback
 
 
-def run(spec: SandboxSpec, on_output: "OutputCallback | None" = None) -> SandboxResult:
-    """Run ``spec.argv`` in a fresh sandbox; see ``hermetic.sandbox.runner.run``."""
+def run(spec: SandboxSpec, on_output: "OutputCallback | None" = None,
+        cancel: threading.Event | None = None) -> SandboxResult:
+    """Run ``spec.argv`` in a fresh sandbox; see ``hermetic.sandbox.runner.run``. Setting
+    ``cancel`` kills the sandbox (all its processes)."""
     from hermetic.sandbox.runner import run as run_in_sandbox
-    return run_in_sandbox(spec, on_output)
+    return run_in_sandbox(spec, on_output, cancel)
+
+
+def cancelling(cancel: threading.Event | None) -> "ContextManager[None]":
+    """Within the block, in this thread, ``run`` calls without their own ``cancel`` use this
+    one (for callers whose sandboxes are started by code in between, e.g. the rpm driver)."""
+    from hermetic.sandbox.runner import cancelling as scope
+    return scope(cancel)
 
 
 def warm_up() -> None:
@@ -28,5 +40,5 @@ def warm_up() -> None:
     start_server()
 
 
-__all__ = ["Bind", "PROFILE_VERSION", "SandboxResult", "SandboxSpec", "check_support", "run",
-           "warm_up"]
+__all__ = ["Bind", "PROFILE_VERSION", "SandboxResult", "SandboxSpec", "cancelling",
+           "check_support", "run", "warm_up"]

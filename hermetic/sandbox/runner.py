@@ -7,6 +7,8 @@ with ``subprocess`` (no ``preexec_fn``), or a child of the pre-started fork serv
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import selectors
 import signal
@@ -14,7 +16,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any, BinaryIO, Callable
 
 import msgpack
@@ -25,6 +29,24 @@ from hermetic.sandbox.spec import SandboxResult, SandboxSpec
 from hermetic.sandbox.status import StatusReader, channel as status_channel, receive
 
 OutputCallback = Callable[[bytes], None]
+CANCEL_POLL_SECONDS = 0.1  # how often a run with a cancel event checks it
+
+# The cancel event of the calling thread's scope (``cancelling``): lets a caller several layers
+# up (a build executor) stop the sandboxes that code in between (the rpmbuild driver) starts.
+_scope_cancel: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "hermetic_sandbox_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancelling(cancel: threading.Event | None) -> Iterator[None]:
+    """Within this block (in this thread), every ``run`` without its own ``cancel`` uses
+    ``cancel``: setting it kills the running sandbox, and a run started after it is set is
+    killed as soon as it starts."""
+    token = _scope_cancel.set(cancel)
+    try:
+        yield
+    finally:
+        _scope_cancel.reset(token)
 
 
 def helper_command(status_fd: int) -> list[str]:
@@ -56,8 +78,15 @@ class _Log:
             os.replace(self.temp, self.path)
 
 
-def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxResult:
-    """Run ``spec.argv`` in a fresh sandbox; blocks until it and everything it started is gone."""
+def run(spec: SandboxSpec, on_output: OutputCallback | None = None,
+        cancel: threading.Event | None = None) -> SandboxResult:
+    """Run ``spec.argv`` in a fresh sandbox; blocks until it and everything it started is gone.
+
+    Setting ``cancel`` (default: the ``cancelling`` scope's event) kills the sandbox, all its
+    processes, within ``CANCEL_POLL_SECONDS``; the result then has signal SIGKILL.
+    """
+    if cancel is None:
+        cancel = _scope_cancel.get()
     spec.validate()
     spec = _absolute_paths(spec)
     from hermetic.sandbox import forkserver
@@ -73,7 +102,7 @@ def run(spec: SandboxSpec, on_output: OutputCallback | None = None) -> SandboxRe
     trace.mark("runner: launched")
     log = _Log(spec.log_path)
     try:
-        return _supervise(spec, helper, out_r, status_sock, on_output, log, started)
+        return _supervise(spec, helper, out_r, status_sock, on_output, log, started, cancel)
     finally:
         os.close(out_r)
         status_sock.close()
@@ -121,7 +150,8 @@ def spawn_one_shot(spec: SandboxSpec, out_w: int, status_w: int) -> _Helper:
 
 
 def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.socket,
-               on_output: OutputCallback | None, log: _Log, started: float) -> SandboxResult:
+               on_output: OutputCallback | None, log: _Log, started: float,
+               cancel: threading.Event | None = None) -> SandboxResult:
     """Stream output and status until the sandbox is over: both channels at end of stream and,
     once pid 1 has started, its pidfd readable (every process of the sandbox is gone)."""
     reader = StatusReader()
@@ -129,7 +159,7 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.so
     pidfd: int | None = None
     pid1_gone = False
     cgroup: list[str] | None = None
-    timed_out = silent = False
+    timed_out = silent = cancelled = False
     last_output = time.monotonic()
     selector = selectors.DefaultSelector()
     selector.register(out_r, selectors.EVENT_READ)
@@ -155,6 +185,8 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.so
                 deadlines.append(started + spec.timeout - now)
             if spec.max_silent_time is not None and not (timed_out or silent):
                 deadlines.append(last_output + spec.max_silent_time - now)
+            if cancel is not None and not cancelled:
+                deadlines.append(CANCEL_POLL_SECONDS)
             wait = max(0.0, min(deadlines)) if deadlines else None
             for key, _ in selector.select(wait):
                 if key.fd == pidfd:
@@ -182,12 +214,15 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.so
                             pidfd = fds.pop(0)
                             selector.register(pidfd, selectors.EVENT_READ)
                             cgroup = message.get("cgroup")
-                            if timed_out or silent:
+                            if timed_out or silent or cancelled:
                                 kill_sandbox()  # the deadline passed while it was starting
                     for fd in fds:
                         os.close(fd)
             now = time.monotonic()
-            if timed_out or silent:
+            if cancel is not None and not cancelled and cancel.is_set():
+                cancelled = True
+                kill_sandbox()
+            if timed_out or silent or cancelled:
                 continue
             if spec.timeout is not None and now - started >= spec.timeout:
                 timed_out = True
@@ -207,7 +242,7 @@ def _supervise(spec: SandboxSpec, helper: _Helper, out_r: int, status: socket.so
             cgroups.remove(cgroup)
     duration = time.monotonic() - started
     for message in messages:
-        if message["event"] == "error" and not (timed_out or silent):
+        if message["event"] == "error" and not (timed_out or silent or cancelled):
             raise SandboxError(message["message"], message.get("hint"))
     exit_message = next((m for m in messages if m["event"] == "exit"), None)
     if exit_message is None:

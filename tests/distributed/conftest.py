@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.build.conftest import Hermetic, copy_workspace, seed_store  # noqa: F401
+from tests.distributed.procs import sandboxes_under  # noqa: F401 - re-exported for tests
 from tests.remote.conftest import REPO, start_server, stop
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
@@ -57,24 +58,6 @@ def failing_spec(workspace: Path, component: str) -> None:
     text = spec.read_text()
     spec.write_text(text.replace("%build\n", "%build\necho 'deliberate failure here' >&2\n"
                                              "exit 7\n", 1))
-
-
-def sandboxes_under(path: Path) -> list[int]:
-    """Pids of sandbox processes whose overlay upper layer lies under ``path``."""
-    from hermetic.distributed.cancel import _upper_dirs
-
-    marker = str(path.resolve())
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = open(f"/proc/{entry.name}/mountinfo").read()
-        except OSError:
-            continue
-        if any(marker in value for value in _upper_dirs(text)):
-            found.append(int(entry.name))
-    return found
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
@@ -127,3 +110,29 @@ class Background:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def independent_workspace(ws: Path, builds: dict[str, str]) -> Path:
+    """A workspace of independent noarch components, ``name -> shell lines of its %build``."""
+    (ws / "components").mkdir(parents=True)
+    (ws / "hermetic.toml").write_text(
+        'includes = ["components/*/*.comp.toml"]\n[buildroot]\ntype = "created"\n'
+        'name = "test-rpm"\n[default-component-config.release]\ncalculation = "manual"\n')
+    for name, script in builds.items():
+        folder = ws / "components" / name
+        folder.mkdir()
+        (folder / f"{name}.comp.toml").write_text(
+            f'[components.{name}]\nspec = {{ type = "local", path = "{name}.spec" }}\n')
+        (folder / f"{name}.spec").write_text(
+            f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\n"
+            f"BuildArch: noarch\n\n%description\ntest\n\n%build\n{script}\n\n%install\n"
+            f"mkdir -p %{{buildroot}}/usr/share/{name}\n"
+            f"echo {name} > %{{buildroot}}/usr/share/{name}/data\n\n"
+            f"%files\n/usr/share/{name}\n\n%changelog\n"
+            f"* Mon Jan 01 2024 Test <t@example.invalid> - 1.0-1\n- test\n")
+    return ws
+
+
+# Sorted by name, the first two start together with two slots; the third waits for a slot.
+FAIL_FAST_BUILDS = {"a-broken": "sleep 1; echo 'deliberate failure' >&2; exit 7",
+                    "b-slow": "sleep 600", "c-waiting": "true"}

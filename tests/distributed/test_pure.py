@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hermetic.distributed.cancel import _upper_dirs
+from hermetic.distributed.cancel import RunCancels
 from hermetic.distributed.priority import critical_path_priorities
 from hermetic.distributed.security import check_address, parse_executor, tls_files
 from hermetic.distributed.task import BuildTask, TaskResult, dask_key
 from hermetic.distributed.workerconfig import parse_size
 from hermetic.errors import ConfigError
 from hermetic.graph import Graph
+from tests.distributed.procs import upper_dirs
 
 
 def test_executor_names():
@@ -101,7 +102,7 @@ def test_upper_dirs_are_read_from_mountinfo():
     line = ("116 42 0:51 / / rw,relatime - overlay overlay rw,lowerdir=/oldroot/a,"
             "upperdir=/oldroot/tmp/s/upper,workdir=/oldroot/tmp/s/.w,userxattr\n"
             "22 1 8:1 / /x rw - ext4 /dev/sda1 rw\n")
-    assert _upper_dirs(line) == ["/oldroot/tmp/s/upper"]
+    assert upper_dirs(line) == ["/oldroot/tmp/s/upper"]
 
 
 def test_sizes():
@@ -110,3 +111,20 @@ def test_sizes():
     assert parse_size("1000") == 1000
     with pytest.raises(ConfigError, match="--mem"):
         parse_size("lots")
+
+
+def test_run_cancels_set_the_running_tasks_event_and_remember_the_run():
+    runs = RunCancels(remembered=2)
+    with runs.active("a") as first, runs.active("a") as second, runs.active("b") as other:
+        assert first is second and not first.is_set()
+        assert runs.cancel("a") == 2
+        assert first.is_set() and not other.is_set()
+    # A task of a cancelled run that starts late is cancelled from its start.
+    with runs.active("a") as late:
+        assert late.is_set()
+    runs.cancel("x")
+    runs.cancel("y")  # only the last two are remembered: "a" is forgotten
+    assert not runs.is_cancelled("a") and runs.is_cancelled("y")
+    with runs.active("a") as fresh:
+        assert not fresh.is_set()
+    assert runs.cancel("nobody-builds-this") == 0
