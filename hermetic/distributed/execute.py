@@ -13,6 +13,7 @@ put-if-absent there: a task re-run after its worker died finds the entry and ans
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 import threading
@@ -199,9 +200,26 @@ def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
         return TaskResult(task.key, task.name, "built", worker, entry=entry.encode(),
                           elapsed=time.monotonic() - started)
     finally:
-        from hermetic.buildroot.unpack import force_rmtree
         shutil.rmtree(workdir, ignore_errors=True)
-        force_rmtree(scratch)
+        remove_scratch(scratch)
+
+
+def remove_scratch(path: Path) -> None:
+    """Remove a build's scratch tree, whose overlay upper may hold directories the build made
+    unreadable (mode 000 is fine for root, not for an unprivileged worker): open them up top
+    down first. A cleanup problem never fails the build it follows."""
+    from hermetic.buildroot.unpack import force_rmtree
+
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            try:
+                os.chmod(os.path.join(root, name), 0o700)
+            except OSError:
+                pass
+    try:
+        force_rmtree(path)
+    except (OSError, TypeError):  # TypeError: rmtree's onerror handed os.open (Python 3.11.2)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _lay_out(store: Any, task: BuildTask, workdir: Path) -> None:

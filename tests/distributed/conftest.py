@@ -72,9 +72,10 @@ class Background:
     """A CLI process whose stdout lines are read as they come."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path | None = None,
-                 new_session: bool = False, prefix: list[str] | None = None) -> None:
+                 new_session: bool = False, prefix: list[str] | None = None,
+                 python: str = sys.executable) -> None:
         self.process = subprocess.Popen(
-            [*(prefix or []), sys.executable, "-m", "hermetic", *args], env=env, cwd=cwd,
+            [*(prefix or []), python, "-m", "hermetic", *args], env=env, cwd=cwd,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=new_session)
         self.lines: list[str] = []

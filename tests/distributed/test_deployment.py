@@ -9,30 +9,51 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.build.conftest import copy_workspace, seed_store
-from tests.distributed.conftest import (Background, env_with, sandboxes_under, slow_spec,
+from hermetic.builder import CANCELLED
+from tests.distributed.conftest import (FAIL_FAST_BUILDS, Background, env_with,
+                                        independent_workspace, sandboxes_under, slow_spec,
                                         wait_until)
 
 pytestmark = pytest.mark.slow
 NOBODY = 65534
 
 
-def _unprivileged_prefix() -> list[str]:
-    """How to run the second worker as nobody, when running as root and nobody can run this
-    interpreter (a venv under /root cannot be); else [] (both workers run as we do)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        return []
-    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    # The worker starts further interpreters (the fork server): probe a nested start too.
-    nested = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'pass'], check=True)"
-    probe = subprocess.run([*prefix, sys.executable, "-c", nested],
-                           capture_output=True, env=env_with(), cwd="/")
-    return prefix if probe.returncode == 0 else []
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+
+
+def _python_for_nobody(base: Path) -> str:
+    """An interpreter nobody can run that imports this venv's packages (hermetic, dask).
+
+    The venv's own interpreter may sit where nobody cannot read it (a Python built under
+    /root): then a throw-away venv of the system Python, whose site-packages get this venv's
+    as a site directory through a .pth file (honoured even under -I, which the sandbox's fork
+    server uses)."""
+    # The worker starts further interpreters (the fork server): a nested start must work too.
+    probe = [sys.executable, "-c", "import hermetic.sandbox, distributed, subprocess, sys; "
+             "subprocess.run([sys.executable, '-I', '-c', 'import hermetic'], check=True)"]
+    if subprocess.run([*AS_NOBODY, *probe], capture_output=True, env=env_with(),
+                      cwd="/").returncode == 0:
+        return sys.executable
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    if not os.path.exists(system):
+        pytest.skip(f"{sys.executable} is unreadable by nobody and {system} is missing")
+    venv = base / "nobody-venv"
+    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    ours = sysconfig.get_paths()["purelib"]
+    (site / "hermetic-parent.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    python = str(venv / "bin" / "python")
+    done = subprocess.run([*AS_NOBODY, python, *probe[1:]], capture_output=True, text=True,
+                          env=env_with(), cwd="/")
+    assert done.returncode == 0, f"nobody cannot import hermetic: {done.stderr[-2000:]}"
+    return python
 
 
 def _worker_store(base: Path, name: str, buildroot, owner: int | None) -> Path:
@@ -42,6 +63,16 @@ def _worker_store(base: Path, name: str, buildroot, owner: int | None) -> Path:
                      store / "buildroots" / "meta"):
             os.chown(path, owner, owner)
     return store
+
+
+def _owner_of(pid: int) -> int | None:
+    """The real uid of ``pid`` (setpriv execs the worker in place: same pid)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    line = next(l for l in status.splitlines() if l.startswith("Uid:"))
+    return int(line.split()[1])
 
 
 @pytest.fixture
@@ -61,16 +92,37 @@ def test_killed_worker_task_is_rescheduled_and_the_entry_appears_once(
     try:
         address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
         address = address.split(" at ", 1)[1].strip()
-        prefix = _unprivileged_prefix()
+        # As root (CI), the second worker runs as nobody, with a store and a home it owns.
+        unprivileged = os.geteuid() == 0 and shutil.which("setpriv") is not None
         stores = [_worker_store(base, "worker-a", rpm_buildroot, None),
-                  _worker_store(base, "worker-b", rpm_buildroot, NOBODY if prefix else None)]
-        for store, user_prefix in zip(stores, ([], prefix)):
+                  _worker_store(base, "worker-b", rpm_buildroot,
+                                NOBODY if unprivileged else None)]
+        launches = [([], sys.executable, env)]
+        if unprivileged:
+            home = base / "nobody-home"
+            home.mkdir()
+            os.chown(home, NOBODY, NOBODY)
+            launches.append((AS_NOBODY, _python_for_nobody(base),
+                             {**env, "HOME": str(home), "TMPDIR": str(home),
+                              "PYTHONDONTWRITEBYTECODE": "1"}))
+        else:
+            launches.append(([], sys.executable, env))
+        for store, (prefix, python, worker_env) in zip(stores, launches):
             workers.append(Background(["--store", str(store), "worker", "--scheduler", address,
-                                       "--push", cache.url], env, cwd=base, new_session=True,
-                                      prefix=user_prefix))
+                                       "--push", cache.url], worker_env, cwd=base,
+                                      new_session=True, prefix=prefix, python=python))
+        if unprivileged:
+            wait_until(lambda: _owner_of(workers[1].process.pid) == NOBODY, 30,
+                       "the second worker to run as nobody")
         from distributed import Client
         with Client(address, timeout="30s") as probe:
-            probe.wait_for_workers(2, timeout=120)
+            try:
+                probe.wait_for_workers(2, timeout=120)
+            except Exception:
+                for worker in workers:
+                    worker.kill_group()
+                raise AssertionError("a worker did not join:\n" + "\n".join(
+                    w.process.stderr.read()[-3000:] for w in workers)) from None
         client_store = seed_store(base / "client-store", rpm_buildroot)
         workspace = copy_workspace(base / "ws")
         slow_spec(workspace, "libgreet", 8)
@@ -153,3 +205,48 @@ def test_worker_with_a_broken_sandbox_refuses_to_join(tmp_path, cache):
     assert "worker self-test" in result.stderr
     assert "user namespaces are disabled" in result.stderr
     assert "joining" not in result.stderr
+
+
+def test_fail_fast_on_a_standing_cluster_kills_the_running_build(base, rpm_buildroot, cache):
+    # Two slots on one worker: a-broken and b-slow run together; a-broken's failure must end
+    # b-slow's ten-minute sandbox on the worker (which carries on).
+    env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
+    scheduler = Background(["scheduler", "--port", "0"], env)
+    worker = None
+    try:
+        address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
+        address = address.split(" at ", 1)[1].strip()
+        worker_store = _worker_store(base, "worker", rpm_buildroot, None)
+        worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
+                             "--push", cache.url, "--slots", "2"], env, cwd=base,
+                            new_session=True)
+        store = seed_store(base / "client-store", rpm_buildroot)
+        # Every ready component is submitted at once, so the worker may start c-waiting in
+        # the slot a-broken frees before the client has heard of the failure: it sleeps too,
+        # and must be cancelled (queued) or killed (started), never built.
+        workspace = independent_workspace(base / "ws", {**FAIL_FAST_BUILDS,
+                                                        "c-waiting": "sleep 600"})
+        client = Background(["--store", str(store), "build", str(workspace), "--json",
+                             "--fail-fast", "--executor", "dask", "--scheduler", address,
+                             "--push", cache.url], {**env, "PYTHONFAULTHANDLER": "1"},
+                            new_session=True)
+        try:
+            out, err = client.finish(timeout=120)
+        except subprocess.TimeoutExpired:  # dump every thread of the stuck client (faulthandler)
+            client.process.send_signal(signal.SIGABRT)
+            _, err = client.process.communicate()
+            raise AssertionError(f"the client hung:\n{err[-6000:]}") from None
+        assert client.process.returncode == 5, err
+        summary = client.json_events()[-1]
+        statuses = {c["name"]: c["status"] for c in summary["components"]}
+        assert statuses["a-broken"] == "failed" and statuses["b-slow"] == "failed", err
+        assert statuses["c-waiting"] in ("failed", "skipped"), err
+        assert f"b-slow: {CANCELLED}" in err
+        assert "deliberate failure" in err
+        wait_until(lambda: not sandboxes_under(worker_store / "tmp"), 20, "no sandbox left")
+        assert worker.process.poll() is None
+        assert cache.entry_files() == []
+    finally:
+        if worker is not None:
+            worker.kill_group()
+        scheduler.stop()
