@@ -80,7 +80,7 @@ def run_round(item: Any, store: Any, buildroot: Any, dep_rpms: Sequence[Path], p
               base: Path, *, cpu_count: int, timeout: float | None = None,
               max_silent_time: float | None = None) -> RoundResult:
     """Build ``item`` (a PreparedComponent) once under ``plan``; outputs go to base/out-<i>."""
-    from hermetic.buildroot.unpack import force_rmtree
+    from hermetic.treewalk import force_rmtree
 
     index = plan.index
     applied: dict[str, str] = {}

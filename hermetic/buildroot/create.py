@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from hermetic.buildroot.store import Buildroot, check_name, install_tree, staging_dir
-from hermetic.buildroot.unpack import force_rmtree, unpack_tarball
+from hermetic.buildroot.unpack import unpack_tarball
+from hermetic.treewalk import force_rmtree
 from hermetic.errors import ConfigError, FetchError
 from hermetic.model.project import DEFAULT_BUILDROOT_PACKAGES
 

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from hermetic.buildroot.store import Buildroot, check_name, install_tree, staging_dir
-from hermetic.buildroot.unpack import copy_directory, force_rmtree, is_tarball, unpack_tarball
+from hermetic.buildroot.unpack import copy_directory, is_tarball, unpack_tarball
+from hermetic.treewalk import force_rmtree
 from hermetic.errors import ConfigError
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hermetic.buildroot.digest import digest_tree
-from hermetic.buildroot.unpack import force_rmtree
+from hermetic.treewalk import force_rmtree
 from hermetic.errors import ConfigError, StoreError
 
 BuildrootKind = Literal["created", "image", "host"]

@@ -225,18 +225,3 @@ def copy_directory(source: Path, dest: Path) -> int:
     writer.finish()
     return writer.skipped_devices
 
-
-def force_rmtree(path: Path) -> None:
-    """Remove a tree even where directories were made read-only."""
-    def make_writable_and_retry(function, failed_path, _exc_info):
-        parent = os.path.dirname(failed_path)
-        try:
-            os.chmod(parent, stat.S_IMODE(os.lstat(parent).st_mode) | 0o700)
-            if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-                os.chmod(failed_path, stat.S_IMODE(os.lstat(failed_path).st_mode) | 0o700)
-        except OSError:
-            pass
-        function(failed_path)
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=make_writable_and_retry)

@@ -208,7 +208,7 @@ def remove_scratch(path: Path) -> None:
     """Remove a build's scratch tree, whose overlay upper may hold directories the build made
     unreadable (mode 000 is fine for root, not for an unprivileged worker): open them up top
     down first. A cleanup problem never fails the build it follows."""
-    from hermetic.buildroot.unpack import force_rmtree
+    from hermetic.treewalk import force_rmtree
 
     for root, dirs, _ in os.walk(path):
         for name in dirs:

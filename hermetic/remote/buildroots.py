@@ -127,7 +127,8 @@ def pull_buildroot(store_root: Path, digest: str, remote: Remote, name: str | No
     """
     from hermetic.buildroot import digest_tree
     from hermetic.buildroot.store import install_tree, lookup, staging_dir
-    from hermetic.buildroot.unpack import force_rmtree, unpack_tarball
+    from hermetic.buildroot.unpack import unpack_tarball
+    from hermetic.treewalk import force_rmtree
 
     check_digest(digest, "buildroot digest")
     data = remote.get_buildroot_entry(digest)

@@ -179,7 +179,7 @@ def build_in_sandbox(workdir: Path, spec_name: str, buildroot: Buildroot,
         result = run(spec, on_output=on_output)
     finally:
         if own_scratch:
-            from hermetic.buildroot.unpack import force_rmtree
+            from hermetic.treewalk import force_rmtree
             force_rmtree(scratch)
 
     unknown: list[UnknownMacro] = []
