@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hermetic.remote.entries import SmallFileEntries
 from hermetic.remote.errors import IntegrityError, RemoteError, RemoteUnavailable
-from hermetic.remote.layout import (MAX_ENTRY_BYTES, buildroot_entry_path, entry_path,
-                                    object_path)
+from hermetic.remote.layout import MAX_ENTRY_BYTES, object_path
 from hermetic.remote.protocol import hash_path, receive_object
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
@@ -35,7 +35,7 @@ def _sdk() -> Any:
     return BlobServiceClient, exceptions
 
 
-class AzureRemote:
+class AzureRemote(SmallFileEntries):
     def __init__(self, url: str, token: str | None = None) -> None:
         parsed = urllib.parse.urlsplit(url)
         parts = [p for p in parsed.path.split("/") if p]
@@ -84,12 +84,6 @@ class AzureRemote:
             raise self._translate(exc, f"GET {relative}") from None
 
     # -- the protocol -------------------------------------------------------------------------
-
-    def get_entry(self, key: str) -> bytes | None:
-        return self._get_small(entry_path(key))
-
-    def get_buildroot_entry(self, digest: str) -> bytes | None:
-        return self._get_small(buildroot_entry_path(digest))
 
     def missing(self, digests: Iterable[str]) -> list[str]:
         unique = list(dict.fromkeys(digests))
@@ -153,19 +147,6 @@ class AzureRemote:
             self._blob(relative).upload_blob(data, overwrite=True)
         except self._errors.AzureError as exc:
             raise self._translate(exc, f"PUT {relative}") from None
-
-    def put_entry(self, key: str, data: bytes) -> None:
-        from hermetic.store.entry import ActionEntry
-
-        entry = ActionEntry.decode(data, where=f"entry {key}")
-        missing = self.missing(o.digest for o in entry.outputs)
-        if missing:
-            raise RemoteError(f"{self.url}: entry {key[:16]}… names objects it lacks: "
-                              f"{', '.join(d[:12] for d in missing)}")
-        self._put_small(entry_path(key), data)
-
-    def put_buildroot_entry(self, digest: str, data: bytes) -> None:
-        self._put_small(buildroot_entry_path(digest), data)
 
     def info(self) -> dict[str, Any]:
         result: dict[str, Any] = {"url": self.url, "transport": "azure",

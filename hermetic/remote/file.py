@@ -12,23 +12,23 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hermetic.remote.entries import SmallFileEntries
 from hermetic.remote.errors import IntegrityError, RemoteError, RemoteUnavailable
-from hermetic.remote.layout import (MAX_ENTRY_BYTES, buildroot_entry_path, entry_path,
-                                    object_path)
+from hermetic.remote.layout import MAX_ENTRY_BYTES, object_path
 from hermetic.remote.protocol import receive_object
 from hermetic.store.fsutil import fsync_dir
 
 OBJECT_MODE = 0o444
 
 
-class FileRemote:
+class FileRemote(SmallFileEntries):
     def __init__(self, root: Path, url: str | None = None) -> None:
         self.root = Path(root)
         self.url = url or f"file://{self.root}"
 
     # -- reads --------------------------------------------------------------------------------
 
-    def _read_small(self, relative: str) -> bytes | None:
+    def _get_small(self, relative: str) -> bytes | None:
         path = self.root / relative
         try:
             with open(path, "rb") as handle:
@@ -42,12 +42,6 @@ class FileRemote:
         if len(data) > MAX_ENTRY_BYTES:
             raise IntegrityError(f"{self.url}/{relative}: larger than {MAX_ENTRY_BYTES} bytes")
         return data
-
-    def get_entry(self, key: str) -> bytes | None:
-        return self._read_small(entry_path(key))
-
-    def get_buildroot_entry(self, digest: str) -> bytes | None:
-        return self._read_small(buildroot_entry_path(digest))
 
     def missing(self, digests: Iterable[str]) -> list[str]:
         if not self.root.is_dir():
@@ -103,7 +97,7 @@ class FileRemote:
             except FileNotFoundError:
                 pass
 
-    def _write(self, relative: str, data: bytes) -> None:
+    def _put_small(self, relative: str, data: bytes) -> None:
         final = self.root / relative
         fd, staged = self._staging(final)
         try:
@@ -123,19 +117,6 @@ class FileRemote:
             raise
         finally:
             os.close(fd)
-
-    def put_entry(self, key: str, data: bytes) -> None:
-        from hermetic.store.entry import ActionEntry
-
-        entry = ActionEntry.decode(data, where=f"entry {key}")
-        missing = self.missing(o.digest for o in entry.outputs)
-        if missing:
-            raise RemoteError(f"{self.url}: entry {key[:16]}… names objects it lacks: "
-                              f"{', '.join(d[:12] for d in missing)}")
-        self._write(entry_path(key), data)
-
-    def put_buildroot_entry(self, digest: str, data: bytes) -> None:
-        self._write(buildroot_entry_path(digest), data)
 
     def info(self) -> dict[str, Any]:
         return {"url": self.url, "transport": "file", "reachable": self.root.is_dir(),

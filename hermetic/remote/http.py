@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hermetic.remote.entries import SmallFileEntries
 from hermetic.remote.errors import IntegrityError, RemoteError, RemoteUnavailable
-from hermetic.remote.layout import (MAX_ENTRY_BYTES, buildroot_entry_path, entry_path,
-                                    object_path)
+from hermetic.remote.layout import MAX_ENTRY_BYTES, object_path
 from hermetic.remote.protocol import CHUNK, hash_path, receive_object
 
 DEFAULT_TIMEOUT = 60.0
@@ -28,7 +28,9 @@ _RETRYABLE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnec
               http.client.BadStatusLine, ConnectionAbortedError)
 
 
-class HttpRemote:
+class HttpRemote(SmallFileEntries):
+    checks_outputs_before_entries = False  # `hermetic serve` refuses such entries itself
+
     def __init__(self, url: str, token: str | None = None, *,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         parsed = urllib.parse.urlsplit(url)
@@ -125,12 +127,6 @@ class HttpRemote:
 
     # -- the protocol -------------------------------------------------------------------------
 
-    def get_entry(self, key: str) -> bytes | None:
-        return self._get_small(entry_path(key))
-
-    def get_buildroot_entry(self, digest: str) -> bytes | None:
-        return self._get_small(buildroot_entry_path(digest))
-
     def missing(self, digests: Iterable[str]) -> list[str]:
         unique = list(dict.fromkeys(digests))
         if not unique:
@@ -208,12 +204,6 @@ class HttpRemote:
             response.read()
             return
         raise self._fail(response, f"PUT {relative}")
-
-    def put_entry(self, key: str, data: bytes) -> None:
-        self._put_small(entry_path(key), data)
-
-    def put_buildroot_entry(self, digest: str, data: bytes) -> None:
-        self._put_small(buildroot_entry_path(digest), data)
 
     def info(self) -> dict[str, Any]:
         result: dict[str, Any] = {"url": self.url, "transport": "https" if self._https else "http"}
