@@ -58,10 +58,14 @@ def _python_for_nobody(base: Path) -> str:
 
 def _worker_store(base: Path, name: str, buildroot, owner: int | None) -> Path:
     store = seed_store(base / name, buildroot)
-    if owner is not None:  # the tree stays root's (hardlinked, read-only); the rest is theirs
-        for path in (store, store / "buildroots", store / "buildroots" / "names",
-                     store / "buildroots" / "meta"):
-            os.chown(path, owner, owner)
+    if owner is not None:
+        # A rootless build needs its buildroot owned by the builder (files of an unmapped
+        # owner cannot be copied up when dependency RPMs install): a copy of its own, not the
+        # hardlinks to root's tree.
+        tree = store / "buildroots" / buildroot.digest
+        shutil.rmtree(tree)
+        subprocess.run(["cp", "-a", str(buildroot.path), str(tree)], check=True)
+        subprocess.run(["chown", "-R", f"{owner}:{owner}", str(store)], check=True)
     return store
 
 
