@@ -189,6 +189,8 @@ def _remember(prepared: Any, store: Any, path: Path, names: list[str], out_dir: 
     from hermetic import fastpath
 
     workspace = prepared.workspace
+    if workspace.buildroot.type == "host":
+        return  # the host's digest follows its installed packages, which no stat here sees
     roots = {workspace.root}
     for component in workspace.components.values():
         spec = component.config.spec
