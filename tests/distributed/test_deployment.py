@@ -212,8 +212,10 @@ def test_worker_with_a_broken_sandbox_refuses_to_join(tmp_path, cache):
 
 
 def test_fail_fast_on_a_standing_cluster_kills_the_running_build(base, rpm_buildroot, cache):
-    # Two slots on one worker: a-broken and b-slow run together; a-broken's failure must end
-    # b-slow's ten-minute sandbox on the worker (which carries on).
+    # Three slots on one worker, so all three components run at once whatever order Dask
+    # starts them in (with two, the two sleepers could take both slots and a-broken would never
+    # run to fail): a-broken's failure must end both ten-minute sandboxes on the worker, which
+    # carries on.
     env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
     scheduler = Background(["scheduler", "--port", "0"], env)
     worker = None
@@ -222,7 +224,7 @@ def test_fail_fast_on_a_standing_cluster_kills_the_running_build(base, rpm_build
         address = address.split(" at ", 1)[1].strip()
         worker_store = _worker_store(base, "worker", rpm_buildroot, None)
         worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
-                             "--push", cache.url, "--slots", "2"], env, cwd=base,
+                             "--push", cache.url, "--slots", "3"], env, cwd=base,
                             new_session=True)
         store = seed_store(base / "client-store", rpm_buildroot)
         # Every ready component is submitted at once, so the worker may start c-waiting in
