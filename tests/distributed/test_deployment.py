@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -21,39 +20,15 @@ from tests.distributed.conftest import (FAIL_FAST_BUILDS, Background, env_with,
                                         independent_workspace, sandboxes_under, slow_spec,
                                         wait_until)
 
+from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody
+
 pytestmark = pytest.mark.slow
-NOBODY = 65534
 
 
-AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
 
 
 def _python_for_nobody(base: Path) -> str:
-    """An interpreter nobody can run that imports this venv's packages (hermetic, dask).
-
-    The venv's own interpreter may sit where nobody cannot read it (a Python built under
-    /root): then a throw-away venv of the system Python, whose site-packages get this venv's
-    as a site directory through a .pth file (honoured even under -I, which the sandbox's fork
-    server uses)."""
-    # The worker starts further interpreters (the fork server): a nested start must work too.
-    probe = [sys.executable, "-c", "import hermetic.sandbox, distributed, subprocess, sys; "
-             "subprocess.run([sys.executable, '-I', '-c', 'import hermetic'], check=True)"]
-    if subprocess.run([*AS_NOBODY, *probe], capture_output=True, env=env_with(),
-                      cwd="/").returncode == 0:
-        return sys.executable
-    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    if not os.path.exists(system):
-        pytest.skip(f"{sys.executable} is unreadable by nobody and {system} is missing")
-    venv = base / "nobody-venv"
-    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next(venv.glob("lib/python*/site-packages"))
-    ours = sysconfig.get_paths()["purelib"]
-    (site / "hermetic-parent.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    python = str(venv / "bin" / "python")
-    done = subprocess.run([*AS_NOBODY, python, *probe[1:]], capture_output=True, text=True,
-                          env=env_with(), cwd="/")
-    assert done.returncode == 0, f"nobody cannot import hermetic: {done.stderr[-2000:]}"
-    return python
+    return python_for_nobody(base, ["hermetic.sandbox", "distributed"], env_with())
 
 
 def _worker_store(base: Path, name: str, buildroot, owner: int | None) -> Path:

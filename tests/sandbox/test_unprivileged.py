@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody
 from tests.sandbox.conftest import needs_sandbox
 
-NOBODY = 65534
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
@@ -31,24 +29,8 @@ pytestmark = [
 
 
 def _as_nobody(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                           "--", "env"] + command, capture_output=True, text=True, env=env, timeout=600)
-
-
-def _python_for_nobody(scratch: Path, env: dict[str, str]) -> str:
-    if _as_nobody([sys.executable, "-c", "import hermetic.sandbox, pytest"], env).returncode == 0:
-        return sys.executable
-    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    if not os.path.exists(system):
-        pytest.skip(f"{sys.executable} is unreadable by nobody and {system} is missing")
-    venv = scratch / "venv"
-    subprocess.run([system, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next(venv.glob("lib/python*/site-packages"))
-    # An "import" line in a .pth runs at start-up, even under -I: add our venv as a site dir
-    # (so its own .pth files, such as the editable install's, are processed too).
-    ours = sysconfig.get_paths()["purelib"]
-    (site / "hermetic-parent.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    return str(venv / "bin" / "python")
+    return subprocess.run([*AS_NOBODY, "env"] + command, capture_output=True, text=True,
+                          env=env, timeout=600)
 
 
 @pytest.fixture
@@ -66,7 +48,7 @@ def _run_module_as_nobody(scratch: Path, module: str) -> None:
     os.chown(home, NOBODY, NOBODY)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
            "TMPDIR": str(home), "LC_ALL": "C.UTF-8"}
-    python = _python_for_nobody(scratch, env)
+    python = python_for_nobody(scratch, ["hermetic.sandbox", "pytest"], env)
     done = _as_nobody([python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                        f"--basetemp={home / 'pytest'}", "--rootdir", str(REPO),
                        str(REPO / "tests" / "sandbox" / module)], dict(env, PYTHONDONTWRITEBYTECODE="1"))
