@@ -28,44 +28,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hermetic.buildroot import RPM_BUILD_SET, create, lookup  # noqa: E402
-from hermetic.canonical import digest  # noqa: E402
+from tests.build.conftest import copy_workspace, seed_store  # noqa: E402
+from tests.conftest import cached_rpm_buildroot  # noqa: E402
+from tests.workspaces import CHANGELOG, age, write_workspace  # noqa: E402
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def buildroot():
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = digest({"suite": "bookworm", "include": sorted(RPM_BUILD_SET), "v": 1})[:16]
-    store = base / "hermetic-test-buildroots" / key / "store"
-    return lookup(store, "test-rpm") or create(store, "test-rpm", "bookworm", RPM_BUILD_SET)
-
-
-def seed_store(store: Path, root) -> None:
-    target = store / "buildroots"
-    (target / "names").mkdir(parents=True, exist_ok=True)
-    (target / "meta").mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-al", str(root.path), str(target / root.digest)], check=True)
-    shutil.copyfile(root.path.parent / "meta" / f"{root.digest}.json",
-                    target / "meta" / f"{root.digest}.json")
-    (target / "names" / "test-rpm").write_text(root.digest + "\n")
-
-
-def workspace(dest: Path) -> Path:
-    shutil.copytree(REPO / "examples", dest, ignore=shutil.ignore_patterns("store", "out",
-                                                                           "upstream"))
-    project = dest / "hermetic.toml"
-    text = project.read_text()
-    start, end = text.index("[buildroot]"), text.index("\n[default-component-config")
-    project.write_text(text[:start] + '[buildroot]\ntype = "created"\nname = "test-rpm"\n'
-                       + text[end:])
-    return dest
-
-
-def age(root: Path) -> None:
-    past = time.time() - 60
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (past, past), follow_symlinks=False)
 
 
 def hermetic(store: Path, *args: str) -> float:
@@ -143,7 +110,7 @@ def bench_overhead(root, rounds: int, tmp: Path, component: str, spec_dir: Path)
 
 
 def bench_cache_hit_one(root, rounds: int, tmp: Path) -> None:
-    ws = workspace(tmp / "hit-ws")
+    ws = copy_workspace(tmp / "hit-ws")
     store = tmp / "hit-store"
     seed_store(store, root)
     comp = str(ws / "components/libgreet/libgreet.comp.toml")
@@ -160,23 +127,17 @@ def bench_cache_hit_one(root, rounds: int, tmp: Path) -> None:
 
 
 def generate(ws: Path, count: int) -> None:
-    (ws / "components").mkdir(parents=True)
-    (ws / "hermetic.toml").write_text(
-        'includes = ["components/*/*.comp.toml"]\n[buildroot]\ntype = "created"\n'
-        'name = "test-rpm"\n[default-component-config.release]\ncalculation = "manual"\n')
+    """Every tenth component starts a chain; the others BuildRequire the previous -devel."""
+    specs = {}
     for index in range(count):
         name = f"pkg{index:04d}"
-        folder = ws / "components" / name
-        folder.mkdir()
         needs = f"BuildRequires: pkg{index - 1:04d}-devel\n" if index % 10 else ""
-        (folder / f"{name}.comp.toml").write_text(
-            f'[components.{name}]\nspec = {{ type = "local", path = "{name}.spec" }}\n')
-        (folder / f"{name}.spec").write_text(
+        specs[name] = (
             f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: generated\nLicense: MIT\n"
             f"BuildArch: noarch\n{needs}\n%description\ngenerated\n\n"
             f"%package devel\nSummary: devel\n%description devel\ndevel\n\n"
-            f"%files\n%files devel\n\n%changelog\n"
-            f"* Mon Jan 01 2024 Bench <b@example.invalid> - 1.0-1\n- generated\n")
+            f"%files\n%files devel\n\n{CHANGELOG}")
+    write_workspace(ws, specs)
 
 
 def seed_entries(ws: Path, store_root: Path) -> None:
@@ -225,10 +186,10 @@ def main() -> None:
     args = parser.parse_args()
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "hermetic")],
                    check=True, stdout=subprocess.DEVNULL)
-    root = buildroot()
+    root = cached_rpm_buildroot()
     with tempfile.TemporaryDirectory(prefix="hermetic-bench-") as tmp:
         tmp_path = Path(tmp)
-        ws = workspace(tmp_path / "overhead-ws")
+        ws = copy_workspace(tmp_path / "overhead-ws")
         rounds = max(3, args.rounds // 2)
         bench_overhead(root, rounds, tmp_path, "libgreet", ws / "components/libgreet")
         bench_overhead(root, rounds, tmp_path, "heavy", heavy_component(ws, args.functions))

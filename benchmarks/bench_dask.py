@@ -27,29 +27,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.build.conftest import seed_store  # noqa: E402
+from tests.conftest import cached_rpm_buildroot  # noqa: E402
 from tests.remote.conftest import start_server, stop  # noqa: E402
+from tests.workspaces import noarch_spec, write_workspace  # noqa: E402
 
 
 def generate(ws: Path, count: int, salt: str) -> Path:
     """``count`` independent noarch components; ``salt`` makes their keys new in each round."""
-    (ws / "components").mkdir(parents=True)
-    (ws / "hermetic.toml").write_text(
-        'includes = ["components/*/*.comp.toml"]\n[buildroot]\ntype = "created"\n'
-        'name = "test-rpm"\n[default-component-config.release]\ncalculation = "manual"\n')
-    for index in range(count):
-        name = f"pkg{index:04d}"
-        folder = ws / "components" / name
-        folder.mkdir()
-        (folder / f"{name}.comp.toml").write_text(
-            f'[components.{name}]\nspec = {{ type = "local", path = "{name}.spec" }}\n')
-        (folder / f"{name}.spec").write_text(
-            f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: generated\nLicense: MIT\n"
-            f"BuildArch: noarch\n\n%description\ngenerated {salt}\n\n%install\n"
-            f"mkdir -p %{{buildroot}}/usr/share/{name}\n"
-            f"echo {name} > %{{buildroot}}/usr/share/{name}/data\n\n"
-            f"%files\n/usr/share/{name}\n\n%changelog\n"
-            f"* Mon Jan 01 2024 Bench <b@example.invalid> - 1.0-1\n- generated\n")
-    return ws
+    return write_workspace(ws, {f"pkg{i:04d}": noarch_spec(f"pkg{i:04d}",
+                                                            description=f"generated {salt}")
+                                for i in range(count)})
 
 
 def build(store: Path, ws: Path, *args: str, env: dict[str, str]) -> tuple[float, list[dict]]:
@@ -99,12 +86,8 @@ def main() -> None:
     options = parser.parse_args()
 
     from hermetic.remote import open_remote, push_buildroot
-    import tests.conftest as fixtures
-    from hermetic.buildroot import lookup
 
-    root = lookup(fixtures._cache_root() / "store", "test-rpm")
-    if root is None:
-        sys.exit("the test buildroot is missing: run the tests once (make test)")
+    root = cached_rpm_buildroot()
     base = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     cache = base / "cache"
     cache.mkdir()

@@ -20,6 +20,12 @@ def _cache_root() -> Path:
     return Path(base) / "hermetic-test-buildroots" / key
 
 
+def cached_rpm_buildroot() -> Buildroot:
+    """The test buildroot, created (mmdebstrap, about 80 s, network) only the first time."""
+    store = _cache_root() / "store"
+    return lookup(store, "test-rpm") or create(store, "test-rpm", TEST_SUITE, RPM_BUILD_SET)
+
+
 @pytest.fixture(scope="session")
 def rpm_buildroot() -> Buildroot:
     from hermetic.errors import HermeticError
@@ -31,8 +37,4 @@ def rpm_buildroot() -> Buildroot:
         pytest.skip(f"no sandbox support here: {exc}")
     if shutil.which("mmdebstrap") is None:
         pytest.skip("mmdebstrap is not installed")
-    store = _cache_root() / "store"
-    existing = lookup(store, "test-rpm")
-    if existing is not None:
-        return existing
-    return create(store, "test-rpm", TEST_SUITE, RPM_BUILD_SET)
+    return cached_rpm_buildroot()

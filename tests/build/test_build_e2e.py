@@ -171,7 +171,7 @@ def test_kill_9_mid_build_leaves_no_visible_entry(workspace, hermetic, delay):
 
 
 def test_unchanged_workspace_takes_the_fast_path_until_an_input_changes(workspace, hermetic):
-    from tests.core.test_fastpath import age
+    from tests.workspaces import age
 
     assert hermetic.build_json(workspace)["statuses"] == {"libgreet": "built", "greeter": "built"}
     age(workspace)

@@ -1,20 +1,10 @@
-import os
-import time
-from pathlib import Path
-
 import pytest
 
 from hermetic import fastpath
 from hermetic.store import Store
+from tests.workspaces import age
 
 KEY = "a" * 64
-
-
-def age(root: Path, seconds: float = 60) -> None:
-    """Make every file old enough not to be racy."""
-    past = time.time() - seconds
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (past, past), follow_symlinks=False)
 
 
 @pytest.fixture

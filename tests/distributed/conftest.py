@@ -17,6 +17,7 @@ import pytest
 from tests.build.conftest import Hermetic, copy_workspace, seed_store  # noqa: F401
 from tests.distributed.procs import sandboxes_under  # noqa: F401 - re-exported for tests
 from tests.remote.conftest import REPO, start_server, stop
+from tests.workspaces import noarch_spec, write_workspace
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -115,23 +116,8 @@ class Background:
 
 def independent_workspace(ws: Path, builds: dict[str, str]) -> Path:
     """A workspace of independent noarch components, ``name -> shell lines of its %build``."""
-    (ws / "components").mkdir(parents=True)
-    (ws / "hermetic.toml").write_text(
-        'includes = ["components/*/*.comp.toml"]\n[buildroot]\ntype = "created"\n'
-        'name = "test-rpm"\n[default-component-config.release]\ncalculation = "manual"\n')
-    for name, script in builds.items():
-        folder = ws / "components" / name
-        folder.mkdir()
-        (folder / f"{name}.comp.toml").write_text(
-            f'[components.{name}]\nspec = {{ type = "local", path = "{name}.spec" }}\n')
-        (folder / f"{name}.spec").write_text(
-            f"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\n"
-            f"BuildArch: noarch\n\n%description\ntest\n\n%build\n{script}\n\n%install\n"
-            f"mkdir -p %{{buildroot}}/usr/share/{name}\n"
-            f"echo {name} > %{{buildroot}}/usr/share/{name}/data\n\n"
-            f"%files\n/usr/share/{name}\n\n%changelog\n"
-            f"* Mon Jan 01 2024 Test <t@example.invalid> - 1.0-1\n- test\n")
-    return ws
+    return write_workspace(ws, {name: noarch_spec(name, build=script)
+                                for name, script in builds.items()})
 
 
 # Sorted by name, the first two start together with two slots; the third waits for a slot.
