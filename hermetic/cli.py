@@ -48,7 +48,24 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Global options that take a value: the verb is the first other word.
+_GLOBAL_VALUE_OPTIONS = frozenset({"-C", "--store"})
+
+
+def requested_verb(argv: list[str]) -> str | None:
+    """The verb ``argv`` names, if it is one of ours; found without importing any command."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every verb, or with just ``only``: the one being run need not pay for
+    importing the others (start-up matters on the cache-hit path)."""
     common = _common_options()
     parser = argparse.ArgumentParser(
         prog="hermetic",
@@ -63,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="store directory (default: $HERMETIC_STORE, the workspace's store/, "
                              "else the user cache)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"hermetic.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -81,7 +98,8 @@ def _print_error(error: HermeticError) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(requested_verb(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -74,15 +74,16 @@ def apply_flags(settings: CacheSettings, *, substituters: list[str] | None = Non
                 cwd: Path | None = None) -> CacheSettings:
     """Command-line flags on top of the file: substituters given on the command line come first
     (priority 0, in the order given); push targets and trusted keys add up; files replace."""
-    from hermetic.signing import parse_public_key
-
     cwd = cwd or Path.cwd()
     flagged = [(url, index - len(substituters or ())) for index, url in
                enumerate(substituters or ())]
     settings.substituters = flagged + settings.substituters
     settings.push = list(dict.fromkeys([*settings.push, *(push or ())]))
-    for text in trusted_keys or ():
-        parse_public_key(text)
+    if trusted_keys:
+        from hermetic.signing import parse_public_key  # cryptography: only when keys are given
+
+        for text in trusted_keys:
+            parse_public_key(text)
     settings.trusted_keys = [*settings.trusted_keys, *(trusted_keys or ())]
     if secret_key:
         settings.secret_key = cwd / secret_key
