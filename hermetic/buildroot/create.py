@@ -17,10 +17,7 @@ from hermetic.buildroot.store import Buildroot, check_name, install_tree, stagin
 from hermetic.buildroot.unpack import unpack_tarball
 from hermetic.treewalk import force_rmtree
 from hermetic.errors import ConfigError, FetchError
-from hermetic.model.project import DEFAULT_BUILDROOT_PACKAGES
-
-# The default package set lives with the model's [buildroot] defaults (one list for both).
-RPM_BUILD_SET: tuple[str, ...] = DEFAULT_BUILDROOT_PACKAGES
+from hermetic.buildset import RPM_BUILD_SET
 
 
 def mmdebstrap_command(suite: str, include: Sequence[str], output: Path,

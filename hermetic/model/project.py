@@ -13,21 +13,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hermetic.buildset import RPM_BUILD_SET
 from hermetic.model.component import ComponentConfig, DistroReference, StrictModel
 from hermetic.model.distro import DistroDefinition
 from hermetic.model.overlays import Overlay, OverlayMetadata
 
-# A buildroot able to run rpmbuild for C projects, with the tools %prep and the brp scripts
-# call. Debian names.
-# What rpmbuild and ordinary C specs need on Debian: rpm itself, a compiler, libc headers (gcc
-# does not pull them in on Debian) and make, bash for %_buildshell, the compressors payloads and
-# brp-compress use, and the usual spec tools. One list: the model's default and the buildroot
-# provider's must agree, or a stored buildroot would never be reused.
-DEFAULT_BUILDROOT_PACKAGES: tuple[str, ...] = (
-    "rpm", "gcc", "g++", "libc6-dev", "make", "bash", "coreutils", "findutils", "grep", "sed",
-    "gawk", "diffutils", "patch", "tar", "gzip", "bzip2", "xz-utils", "zstd", "cpio", "file",
-    "binutils", "elfutils", "pkg-config", "unzip",
-)
+# The default [buildroot] include: one list with the buildroot provider (hermetic.buildset).
+DEFAULT_BUILDROOT_PACKAGES: tuple[str, ...] = RPM_BUILD_SET
 
 
 class ProjectInfo(StrictModel):
