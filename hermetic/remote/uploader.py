@@ -20,13 +20,20 @@ if TYPE_CHECKING:
     from hermetic.store import ActionEntry, Store
 
 _STOP = object()
+# Below this size sending an object the cache may already hold costs less than asking first
+# (a round trip); every transport's put_object is put-if-absent, so a repeat changes nothing.
+ASK_FIRST_BYTES = 1 << 20
 
 
 def upload_entry(remote: Remote, store: "Store", entry: "ActionEntry") -> int:
-    """Upload ``entry``'s missing objects, then the entry. Returns the objects uploaded."""
+    """Upload ``entry``'s objects the remote lacks, then the entry. Returns the objects
+    uploaded (newly created there)."""
     needed = sorted(entry.referenced_digests())
+    large = [d for d in needed if store.objects.path(d).stat().st_size >= ASK_FIRST_BYTES]
+    large_set = set(large)
+    send = [d for d in needed if d not in large_set]
     uploaded = 0
-    for digest in remote.missing(needed):
+    for digest in [*send, *(remote.missing(large) if large else [])]:
         if remote.put_object(digest, store.objects.path(digest)):
             uploaded += 1
     remote.put_entry(entry.key, entry.encode())
