@@ -86,6 +86,22 @@ def build_graph(specs: Mapping[str, SpecInfo]) -> Graph:
     return graph
 
 
+def critical_path_priorities(graph: Graph) -> dict[str, int]:
+    """name -> length of the longest chain of components that wait for it (itself included).
+
+    A component many others wait for, transitively, gets a higher number and starts first
+    among ready ones: the critical path is never left waiting behind leaves.
+    """
+    dependents = graph.dependents()
+    depth: dict[str, int] = {}
+    for name in reversed(graph.order()):       # dependents are done before their dependencies
+        depth[name] = 1 + max((depth[child] for child in dependents[name]), default=0)
+    return depth
+
+
+MAX_THREADS = 256  # waiting threads at most (an executor's in-flight components)
+
+
 @dataclass
 class Outcome:
     """What the scheduler learned about each component."""
@@ -96,13 +112,19 @@ class Outcome:
     errors: dict[str, BaseException] = field(default_factory=dict)  # ``run`` raised
 
 
-def run_parallel(graph: Graph, jobs: int, run: Callable[[str], bool],
-                 stop: threading.Event | None = None) -> Outcome:
+def run_parallel(graph: Graph, jobs: int | Callable[[], int], run: Callable[[str], bool],
+                 stop: threading.Event | None = None,
+                 priority: Mapping[str, int] | None = None) -> Outcome:
     """Run ``run(name)`` for every component once its dependencies succeeded, ``jobs`` at a time.
 
     ``run`` returns True on success. A failure skips the component's dependents; independent
-    components still run to completion. Setting ``stop`` starts nothing new.
+    components still run to completion. Setting ``stop`` starts nothing new. ``jobs`` may be a
+    function, asked again whenever something finishes (an executor whose capacity is learnt
+    later). Among ready components the highest ``priority`` starts first (see
+    ``critical_path_priorities``), then the name decides.
     """
+    limit = jobs if callable(jobs) else (lambda: jobs)
+    rank = priority or {}
     outcome = Outcome()
     waiting = {name: set(deps) for name, deps in graph.dependencies.items()}
     dependents = graph.dependents()
@@ -115,11 +137,13 @@ def run_parallel(graph: Graph, jobs: int, run: Callable[[str], bool],
                 outcome.skipped.add(child)
                 skip_dependents(child)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="build") as pool:
+    # Threads are made on demand, so a generous pool costs nothing while ``limit`` is small.
+    with ThreadPoolExecutor(max_workers=MAX_THREADS, thread_name_prefix="build") as pool:
         while waiting or running:
             if not (stop and stop.is_set()):
-                ready = sorted(name for name, deps in waiting.items() if not deps)
-                for name in ready[: max(0, jobs - len(running))]:
+                ready = sorted((name for name, deps in waiting.items() if not deps),
+                               key=lambda name: (-rank.get(name, 0), name))
+                for name in ready[: max(0, min(MAX_THREADS, max(1, limit())) - len(running))]:
                     del waiting[name]
                     running[pool.submit(run, name)] = name
             elif not running:

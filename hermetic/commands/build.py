@@ -143,7 +143,7 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
            out_dir: Path, cache: Any = None, uploader: Any = None) -> tuple[list[Any], bool]:
     from hermetic.builder import Builder, BuildSettings, ComponentResult
     from hermetic.events import make_renderer
-    from hermetic.graph import Graph, run_parallel
+    from hermetic.graph import Graph, critical_path_priorities, run_parallel
     from hermetic.pipeline import prepare
 
     from hermetic.sandbox import warm_up
@@ -162,7 +162,8 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     subgraph = Graph({name: prepared.graph.dependencies[name] for name in prepared.selected})
     try:
         if args.executor.kind == "local":
-            outcome = run_parallel(subgraph, args.jobs, builder.build_one, stop=settings.stop)
+            outcome = run_parallel(subgraph, args.jobs, builder.build_one, stop=settings.stop,
+                                   priority=critical_path_priorities(subgraph))
         else:  # Dask: only what no store or cache holds is submitted (docs/distributed.md)
             from hermetic.distributed.client import DaskExecutor
             from hermetic.distributed.security import tls_files

@@ -89,7 +89,7 @@ class DaskExecutor:
 
     def __enter__(self) -> "DaskExecutor":
         from hermetic.remote import open_remote
-        from hermetic.distributed.priority import critical_path_priorities
+        from hermetic.graph import critical_path_priorities
         from hermetic.graph import Graph
 
         self.remote = open_remote(self.cache_url, self.token)

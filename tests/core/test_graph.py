@@ -4,7 +4,7 @@ import time
 import pytest
 
 from hermetic.errors import ConfigError
-from hermetic.graph import Graph, build_graph, run_parallel
+from hermetic.graph import Graph, build_graph, critical_path_priorities, run_parallel
 from hermetic.specinfo import SpecInfo, read_spec
 
 
@@ -89,6 +89,61 @@ def test_dependencies_finish_before_dependents_start():
         return True
 
     assert run_parallel(graph, 4, run).succeeded == {"lib", "app"}
+
+
+def test_critical_path_runs_the_longest_chain_first():
+    # a <- b <- c (c needs b needs a); d alone; e needs a.
+    graph = Graph({"a": frozenset(), "b": frozenset({"a"}), "c": frozenset({"b"}),
+                   "d": frozenset(), "e": frozenset({"a"})})
+    priorities = critical_path_priorities(graph)
+    assert priorities == {"a": 3, "b": 2, "c": 1, "d": 1, "e": 1}
+
+
+def test_ready_components_start_by_priority_then_name():
+    graph = Graph({name: frozenset() for name in ("a", "b", "c", "d")})
+    order = []
+
+    def run(name):
+        order.append(name)
+        return True
+
+    run_parallel(graph, 1, run, priority={"c": 5, "d": 2})
+    assert order == ["c", "d", "a", "b"]
+
+
+def test_local_builds_take_the_critical_path_first():
+    # With one job, the head of the long chain goes before the leaves ahead of it by name.
+    graph = Graph({"a-leaf": frozenset(), "b-leaf": frozenset(), "z-base": frozenset(),
+                   "z-mid": frozenset({"z-base"}), "z-top": frozenset({"z-mid"})})
+    order = []
+
+    def run(name):
+        order.append(name)
+        return True
+
+    run_parallel(graph, 1, run, priority=critical_path_priorities(graph))
+    assert order[0] == "z-base"
+
+
+def test_jobs_may_grow_while_running():
+    graph = Graph({name: frozenset() for name in "abcdef"})
+    limit = [1]
+    running = []
+    most = [0]
+    lock = threading.Lock()
+
+    def run(name):
+        with lock:
+            running.append(name)
+            most[0] = max(most[0], len(running))
+        time.sleep(0.05)
+        limit[0] = 3  # learnt meanwhile (an executor's capacity)
+        with lock:
+            running.remove(name)
+        return True
+
+    assert run_parallel(graph, lambda: limit[0], run).succeeded == set("abcdef")
+    assert most[0] == 3
 
 
 def test_read_spec_expands_names_and_drops_versions_and_rich_deps():

@@ -1,16 +1,14 @@
-"""The pure parts: executor names, address policy, priorities, the task wire format."""
+"""The pure parts: executor names, address policy, the task wire format."""
 
 from __future__ import annotations
 
 import pytest
 
 from hermetic.distributed.cancel import RunCancels
-from hermetic.distributed.priority import critical_path_priorities
 from hermetic.distributed.security import check_address, parse_executor, tls_files
 from hermetic.distributed.task import BuildTask, TaskResult, dask_key
 from hermetic.distributed.workerconfig import parse_size
 from hermetic.errors import ConfigError
-from hermetic.graph import Graph
 from tests.distributed.procs import upper_dirs
 
 
@@ -42,14 +40,6 @@ def test_other_addresses_need_mutual_tls(tmp_path):
     assert check_address("tls://10.1.2.3:8786", files) == "tls://10.1.2.3:8786"
     with pytest.raises(ConfigError, match="non-loopback"):
         check_address("tcp://10.1.2.3:8786", files)  # TLS files given but plain tcp asked
-
-
-def test_critical_path_runs_the_longest_chain_first():
-    # a <- b <- c (c needs b needs a); d alone; e needs a.
-    graph = Graph({"a": frozenset(), "b": frozenset({"a"}), "c": frozenset({"b"}),
-                   "d": frozenset(), "e": frozenset({"a"})})
-    priorities = critical_path_priorities(graph)
-    assert priorities == {"a": 3, "b": 2, "c": 1, "d": 1, "e": 1}
 
 
 def _task(**changes) -> BuildTask:
