@@ -9,6 +9,7 @@ them as ``worker.plugins["hermetic"].config``. Resources: ``slots`` (ordinary bu
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from distributed import WorkerPlugin
@@ -26,9 +27,25 @@ class HermeticPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         if self.run_self_test:
-            from hermetic.distributed.workerconfig import self_test
-            self_test(self.config)
+            self_test_once(self.config)
         warm(self.config)
+
+
+_passed: dict[tuple[str, ...], list[str]] = {}
+_passed_lock = threading.Lock()
+
+
+def self_test_once(config: WorkerConfig) -> list[str]:
+    """The self-test, run once per process and settings: the workers of ``dask-local:N``
+    share one process, hence one sandbox, store and cache connection."""
+    from hermetic.distributed.workerconfig import self_test
+
+    identity = (str(config.store), config.cache_url, *config.substituters,
+                str(config.secret_key))
+    with _passed_lock:
+        if identity not in _passed:
+            _passed[identity] = self_test(config)
+        return _passed[identity]
 
 
 def warm(config: WorkerConfig) -> None:
@@ -62,6 +79,10 @@ async def run_worker(scheduler: str, config: WorkerConfig, resources: dict, nthr
     """Join ``scheduler`` as a worker until the scheduler goes away or the worker is stopped."""
     from distributed import Worker
 
+    from hermetic.distributed.daskconfig import install_defaults
+
+    install_defaults()
+
     worker = Worker(scheduler, nthreads=nthreads, resources=resources, host=host,
                     security=security, plugins={HermeticPlugin(config)}, name=name,
                     dashboard=False)
@@ -75,6 +96,10 @@ async def run_worker(scheduler: str, config: WorkerConfig, resources: dict, nthr
 async def run_scheduler(host: str, port: int, security: Any = None,
                         on_ready: Any = None) -> None:
     from distributed import Scheduler
+
+    from hermetic.distributed.daskconfig import install_defaults
+
+    install_defaults()
 
     protocol = "tls" if security is not None else "tcp"
     scheduler = Scheduler(host=host, port=port, protocol=protocol, security=security,

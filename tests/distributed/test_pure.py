@@ -118,3 +118,31 @@ def test_run_cancels_set_the_running_tasks_event_and_remember_the_run():
     with runs.active("a") as fresh:
         assert not fresh.is_set()
     assert runs.cancel("nobody-builds-this") == 0
+
+
+# -- hermetic's Dask defaults ----------------------------------------------------------------
+
+def _dask_settings(env: dict) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("distributed")
+    probe = ("import dask; from hermetic.distributed.daskconfig import install_defaults; "
+             "install_defaults(); g = dask.config.get; "
+             "print(g('distributed.worker.profile.enabled'), "
+             "g('distributed.worker.memory.spill'), g('distributed.admin.tick.interval'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, env={**os.environ, **env})
+    return done.stdout.split()
+
+
+def test_dask_defaults_turn_off_what_builds_do_not_need():
+    assert _dask_settings({}) == ["False", "False", "500ms"]
+
+
+def test_a_users_dask_configuration_still_wins():
+    # Any value other than Dask's own default is the user's choice and stays.
+    assert _dask_settings({"DASK_DISTRIBUTED__WORKER__MEMORY__SPILL": "0.9",
+                           "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "50ms"}) == \
+        ["False", "0.9", "50ms"]
