@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -65,6 +66,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise HermeticError(f"-j {args.jobs}: the number of jobs must be at least 1")
     from hermetic.distributed.security import parse_executor
     args.executor = parse_executor(args.executor)
+    agent = None
+    if args.executor.kind != "local":
+        from hermetic.distributed.link import AgentLink
+        agent = AgentLink.spawn(args.executor.kind)  # it imports Dask while we plan
+    try:
+        return _run(args, ctx, agent)
+    finally:
+        if agent is not None:
+            agent.close()
+
+
+def _run(args: argparse.Namespace, ctx: Context, agent: Any) -> int:
     path = resolve_path(ctx, args.path)
     store = open_store(ctx, path)
     root = workspace_root(path) or ctx.cwd
@@ -75,7 +88,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     try:
         results = _unchanged(store, path, args.names, out_dir, ctx.json)  # type: ignore[assignment]
         if results is None:
-            results, failed = _build(args, ctx, store, path, out_dir, cache, uploader)
+            results, failed = _build(args, ctx, store, path, out_dir, cache, uploader, agent)
         else:
             failed = False
     finally:
@@ -140,40 +153,40 @@ def _unchanged(store: Any, path: Path, names: list[str], out_dir: Path,
 
 
 def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
-           out_dir: Path, cache: Any = None, uploader: Any = None) -> tuple[list[Any], bool]:
+           out_dir: Path, cache: Any = None, uploader: Any = None,
+           agent: Any = None) -> tuple[list[Any], bool]:
     from hermetic.builder import Builder, BuildSettings, ComponentResult
     from hermetic.events import make_renderer
     from hermetic.graph import Graph, critical_path_priorities, run_parallel
     from hermetic.pipeline import prepare
 
-    from hermetic.sandbox import warm_up
+    if args.executor.kind == "local":
+        from hermetic.sandbox import warm_up
 
-    warm_up()  # the sandbox server starts while the pipeline loads, fetches and renders
-    substituters = cache.open_substituters() if cache else None
-    prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4),
-                       substituters=substituters)
-    settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
-                             timeout=args.timeout, max_silent_time=args.max_silent_time,
-                             substituters=substituters,
-                             uploader=uploader, no_build=getattr(args, "no_build", False),
-                             fail_fast=getattr(args, "fail_fast", False), stop=threading.Event())
-    renderer = make_renderer(ctx.json)
-    builder = Builder(prepared, renderer, settings)
-    subgraph = Graph({name: prepared.graph.dependencies[name] for name in prepared.selected})
-    try:
-        if args.executor.kind == "local":
-            outcome = run_parallel(subgraph, args.jobs, builder.build_one, stop=settings.stop,
-                                   priority=critical_path_priorities(subgraph))
-        else:  # Dask: only what no store or cache holds is submitted (docs/distributed.md)
-            from hermetic.distributed.client import DaskExecutor
-            from hermetic.distributed.security import tls_files
-            with DaskExecutor(prepared, cache, args.executor, scheduler=args.scheduler,
-                              tls=tls_files(cwd=ctx.cwd), timeout=args.timeout,
-                              max_silent_time=args.max_silent_time,
-                              renderer=renderer) as executor:
-                outcome = executor.run(subgraph, builder)
-    finally:
-        renderer.close()
+        warm_up()  # the sandbox server starts while the pipeline loads, fetches and renders
+    with _executor(args, ctx, store, cache, agent) as dask:  # its agent reaches the cluster
+        substituters = cache.open_substituters() if cache else None
+        prepared = prepare(path, store, args.names, jobs=max(args.jobs, 4),
+                           substituters=substituters)
+        settings = BuildSettings(keep_failed=args.keep_failed, out_dir=out_dir,
+                                 timeout=args.timeout, max_silent_time=args.max_silent_time,
+                                 substituters=substituters, uploader=uploader,
+                                 no_build=getattr(args, "no_build", False),
+                                 fail_fast=getattr(args, "fail_fast", False),
+                                 stop=threading.Event())
+        renderer = make_renderer(ctx.json)
+        builder = Builder(prepared, renderer, settings)
+        subgraph = Graph({name: prepared.graph.dependencies[name]
+                          for name in prepared.selected})
+        try:
+            if dask is None:
+                outcome = run_parallel(subgraph, args.jobs, builder.build_one,
+                                       stop=settings.stop,
+                                       priority=critical_path_priorities(subgraph))
+            else:  # only what no store or cache holds is submitted (docs/distributed.md)
+                outcome = dask.run(prepared, subgraph, builder, renderer)
+        finally:
+            renderer.close()
     for error in outcome.errors.values():
         raise error  # a bug, not a build failure: keep its traceback
     results = [builder.results.get(name) or ComponentResult(name, None, "skipped")
@@ -182,6 +195,19 @@ def _build(args: argparse.Namespace, ctx: Context, store: Any, path: Path,
     if not failed:
         _remember(prepared, store, path, args.names, out_dir, results)
     return results, failed
+
+
+def _executor(args: argparse.Namespace, ctx: Context, store: Any, cache: Any,
+              agent: Any) -> Any:
+    """The Dask executor of ``--executor dask|dask-local:N`` (a context manager) talking to
+    the already spawned ``agent``, or a null context for local builds."""
+    if args.executor.kind == "local":
+        return contextlib.nullcontext()
+    from hermetic.distributed.client import DaskExecutor
+    from hermetic.distributed.security import tls_files
+    return DaskExecutor(store, cache, args.executor, scheduler=args.scheduler,
+                        tls=tls_files(cwd=ctx.cwd), timeout=args.timeout,
+                        max_silent_time=args.max_silent_time, link=agent)
 
 
 def _remember(prepared: Any, store: Any, path: Path, names: list[str], out_dir: Path,

@@ -7,13 +7,16 @@ is uploaded once per run if the cache lacks it. The Dask task carries digests on
 adopted into the local store after checking that the entry's manifest hashes to the key asked
 for and re-hashing every object downloaded.
 
-Ctrl-C cancels the run: nothing new is submitted, queued tasks are cancelled and the run's
-cancel event (a Dask ``Event``) makes every worker kill the sandboxes of this run.
+Dask itself runs in the run's agent process (``hermetic.distributed.agent``), started when the
+executor is entered, so it reaches the cluster while the pipeline plans; this module talks to it
+through ``AgentLink`` and never imports Dask.
+
+Ctrl-C cancels the run: nothing new is submitted, queued tasks are cancelled and every worker
+is told to kill the sandboxes of this run.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import signal
 import threading
@@ -26,38 +29,44 @@ from hermetic.distributed.task import BuildTask, TaskResult, dask_key
 from hermetic.errors import ConfigError, HermeticError
 
 POLL_SECONDS = 0.5
-MAX_IN_FLIGHT = 256       # threads waiting on futures; Dask orders the ready ones by priority
-CONNECT_TIMEOUT = "20s"
-NO_WORKER_TIMEOUT = 120.0  # a cluster without workers this long fails the run instead of hanging
-WORKER_CHECK_EVERY = 10.0
+# Components in flight (submitted or about to be) per build slot of the cluster: enough that no
+# slot waits for the next task, few enough that the first tasks are not delayed by dozens of
+# threads planning and uploading at once. Before the cluster's size is known: START_IN_FLIGHT.
+IN_FLIGHT_PER_SLOT = 2
+START_IN_FLIGHT = 4
 
 
 class DaskExecutor:
-    def __init__(self, prepared: Any, cache: Any, executor: Executor, *,
+    """Used as ``with DaskExecutor(…) as executor:`` around the whole pipeline: entering tells
+    the run's agent (spawned by the build command, or here) which cluster to reach, which it
+    does while the pipeline plans; ``run`` builds what needs building, waiting for the agent
+    only when the first component must be submitted."""
+
+    def __init__(self, store: Any, cache: Any, executor: Executor, *,
                  scheduler: str | None = None, tls: TlsFiles | None = None,
                  timeout: float | None = None, max_silent_time: float | None = None,
-                 renderer: Any = None, environ: dict[str, str] | None = None) -> None:
+                 environ: dict[str, str] | None = None, link: Any = None) -> None:
         import os
 
-        self.prepared = prepared
-        self.store = prepared.store
+        self.store = store
         self.executor = executor
         self.timeout = timeout
         self.max_silent_time = max_silent_time
-        self.renderer = renderer
+        self.prepared: Any = None
+        self.renderer: Any = None
         self.run_id = secrets.token_hex(8)
         self.cancelled = threading.Event()
         self.interrupted = False
-        self.client: Any = None
-        self.cluster: Any = None
-        self._futures: set[Any] = set()
-        self._futures_lock = threading.Lock()
-        self._event_set = False
+        self.link: Any = link                   # AgentLink (spawned here if not given)
+        self.capacity: Any = None               # the agent's Ready, once joined
+        self._join_lock = threading.Lock()
+        self._join_error: BaseException | None = None
+        self._cancel_sent = False
+        self._cancel_lock = threading.Lock()
         self.submitted: list[str] = []          # component names, in submission order
-        self._workers_seen = time.monotonic()
-        self._workers_checked = 0.0
-        self._check_lock = threading.Lock()
+        self._submitted_lock = threading.Lock()
         self._in_cache: set[str] = set()        # digests the team cache is known to hold
+        self._absent: set[str] = set()          # digests it lacked at the survey
         self._cache_lock = threading.Lock()
         env = os.environ if environ is None else environ
         if not cache.push:
@@ -65,10 +74,6 @@ class DaskExecutor:
                               "and outputs through",
                               hint="give --push URL (e.g. a `hermetic serve` on this network) "
                                    "or set push in the [cache] table")
-        buildroot = prepared.buildroot
-        if buildroot is None or buildroot.path is None:
-            raise ConfigError(f"--executor {_label(executor)} needs a stored buildroot "
-                              "(the host buildroot cannot travel to workers)")
         self.cache_url = cache.push[0]
         self.push_targets = len(cache.push)
         from hermetic.remote import read_token
@@ -88,24 +93,29 @@ class DaskExecutor:
     # -- lifetime ---------------------------------------------------------------------------
 
     def __enter__(self) -> "DaskExecutor":
+        from hermetic.distributed.link import AgentLink
         from hermetic.remote import open_remote
-        from hermetic.graph import critical_path_priorities
-        from hermetic.graph import Graph
 
-        self.remote = open_remote(self.cache_url, self.token)
-        info = self.remote.info()
-        if not info.get("reachable", True):
-            raise HermeticError(f"team cache {self.cache_url} is not reachable"
-                                + (f" ({info['error']})" if info.get("error") else ""))
+        worker = None
+        if self.executor.kind == "dask-local":
+            # Same machine, same user: the workers share the client's store (no second copy
+            # of the buildroot) and still move every input and output through the cache.
+            worker = {"store": str(self.store.root), "cache_url": self.cache_url,
+                      "token": self.token,
+                      "secret_key": str(self.secret_key) if self.secret_key else None}
+        tls = None if self.tls is None else {"ca": str(self.tls.ca), "cert": str(self.tls.cert),
+                                             "key": str(self.tls.key)}
         try:
-            self._connect()
-            selected = self.prepared.selected
-            self.priorities = critical_path_priorities(Graph(
-                {n: self.prepared.graph.dependencies[n] for n in selected}))
-            self._push_buildroot()
-            self._survey_cache()
-            from hermetic.distributed.execute import progress_topic
-            self.client.subscribe_topic(progress_topic(self.run_id), self._on_progress)
+            if self.link is None:
+                self.link = AgentLink.spawn(self.executor.kind)
+            self.link.begin({"kind": self.executor.kind, "workers": self.executor.workers,
+                             "scheduler": self.scheduler, "tls": tls, "worker": worker,
+                             "run_id": self.run_id}, on_progress=self._on_progress)
+            self.remote = open_remote(self.cache_url, self.token)
+            info = self.remote.info()
+            if not info.get("reachable", True):
+                raise HermeticError(f"team cache {self.cache_url} is not reachable"
+                                    + (f" ({info['error']})" if info.get("error") else ""))
         except BaseException:
             self.close()
             raise
@@ -114,35 +124,23 @@ class DaskExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _connect(self) -> None:
-        from distributed import Client
-
-        if self.executor.kind == "dask-local":
-            from distributed import LocalCluster
-
-            from hermetic.distributed.cluster import HermeticPlugin, worker_resources
-            from hermetic.distributed.workerconfig import WorkerConfig
-
-            self.cluster = LocalCluster(
-                n_workers=self.executor.workers, threads_per_worker=2, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-                resources=worker_resources(1, 1))
-            self.client = Client(self.cluster)
-            # Same machine, same user: the workers share the client's store (no second copy
-            # of the buildroot) and still move every input and output through the cache.
-            config = WorkerConfig(store=Path(self.store.root), cache_url=self.cache_url,
-                                  token=self.token, secret_key=self.secret_key)
-            self.client.register_plugin(HermeticPlugin(config, self_test=True))
-        else:
-            security = self.tls.security() if self.tls else None
+    def _join(self) -> None:
+        """What the first submission needs, done once: the buildroot in the cache, the cache
+        survey, the cluster and the progress subscription. A run whose components are all
+        cached or pulled never gets here, so it never waits for the cluster."""
+        with self._join_lock:
+            if self._join_error is not None:
+                raise self._join_error
+            if self.capacity is not None:
+                return
             try:
-                self.client = Client(self.scheduler, security=security,
-                                     timeout=CONNECT_TIMEOUT)
-            except (OSError, TimeoutError) as exc:
-                raise HermeticError(f"cannot reach the Dask scheduler {self.scheduler}: {exc}",
-                                    hint="is `hermetic scheduler` running there?") from None
-        workers = self.client.scheduler_info().get("workers", {})
-        self.has_big = any(w.get("resources", {}).get("big", 0) > 0 for w in workers.values())
+                self._push_buildroot()
+                self._survey_cache()
+                self.capacity = self.link.ready()
+            except BaseException as exc:
+                self._join_error = exc
+                self.cancel(interrupted=False)  # nothing can be built: end the run
+                raise
 
     def _push_buildroot(self) -> None:
         from hermetic.remote import push_buildroot
@@ -154,26 +152,25 @@ class DaskExecutor:
     def close(self) -> None:
         if self.cancelled.is_set():
             self._announce_cancel()  # returns once every worker has set the run's event
-        client, cluster = self.client, self.cluster
-        self.client = self.cluster = None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - leaving anyway
-                pass
-        if cluster is not None:
-            try:
-                cluster.close()
-            except Exception:  # noqa: BLE001
-                pass
+        link, self.link = self.link, None
+        if link is not None:
+            link.close()
 
     # -- running the graph ------------------------------------------------------------------
 
-    def run(self, subgraph: Any, builder: Any) -> Any:
+    def run(self, prepared: Any, subgraph: Any, builder: Any, renderer: Any = None) -> Any:
         """``run_parallel`` with this executor building; Ctrl-C cancels the run (then raises
         KeyboardInterrupt once every waiting thread has returned)."""
         from hermetic.graph import run_parallel
 
+        from hermetic.graph import critical_path_priorities
+
+        buildroot = prepared.buildroot
+        if buildroot is None or buildroot.path is None:
+            raise ConfigError(f"--executor {_label(self.executor)} needs a stored buildroot "
+                              "(the host buildroot cannot travel to workers)")
+        self.prepared, self.renderer = prepared, renderer
+        self.priorities = critical_path_priorities(subgraph)
         builder.settings.remote_build = self.remote_build
         if builder.settings.fail_fast:  # the first failure cancels the run on every worker
             builder.settings.stop = self.cancelled
@@ -181,13 +178,15 @@ class DaskExecutor:
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGINT, lambda signum, frame: self.cancel())
         try:
-            jobs = max(1, min(MAX_IN_FLIGHT, len(subgraph.dependencies)))
-            outcome = run_parallel(subgraph, jobs, builder.build_one, stop=self.cancelled)
+            outcome = run_parallel(subgraph, self._in_flight, builder.build_one,
+                                   stop=self.cancelled, priority=self.priorities)
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         if self.interrupted:
             raise KeyboardInterrupt
+        if self._join_error is not None:
+            raise self._join_error  # one line for the run, not one per component
         return outcome
 
     def cancel(self, interrupted: bool = True) -> None:
@@ -201,26 +200,24 @@ class DaskExecutor:
         from hermetic.builder import CANCELLED
         return CANCELLED
 
-    def _announce_cancel(self) -> None:
-        if self._event_set or self.client is None:
-            return
-        self._event_set = True
-        from hermetic.distributed.cancel import cancel_run
-        try:
-            with self._futures_lock:
-                futures = list(self._futures)
-            if futures:
-                self.client.cancel(futures)  # queued tasks never start
-            # Running ones: every worker sets the run's event, which kills their sandboxes.
-            self.client.run(cancel_run, self.run_id, on_error="ignore")
-        except Exception:  # noqa: BLE001 - the scheduler is gone: so are its tasks
-            pass
+    def _in_flight(self) -> int:
+        """How many components may be in flight now (``run_parallel`` asks again whenever one
+        finishes)."""
+        if self.capacity is None:
+            return START_IN_FLIGHT
+        return max(START_IN_FLIGHT, IN_FLIGHT_PER_SLOT * self.capacity.slots)
 
-    def _on_progress(self, event: Any) -> None:
+    def _announce_cancel(self) -> None:
+        with self._cancel_lock:
+            if self._cancel_sent or self.link is None or self.capacity is None:
+                return
+            self._cancel_sent = True
+        self.link.cancel()  # returns once every worker was told
+
+    def _on_progress(self, message: dict[str, Any]) -> None:
         from hermetic.events import ComponentEvent
 
-        _, message = event
-        if self.renderer is not None and isinstance(message, dict):
+        if self.renderer is not None:
             self.renderer.emit(ComponentEvent(message["name"], "building", key=message["key"],
                                               detail=f"on {message['worker']}"))
 
@@ -255,6 +252,8 @@ class DaskExecutor:
             return ComponentResult(name, key, "failed", error=self._cancel_reason())
         steps = profile.Phases()
         steps.add("client_plan", time.monotonic() - started)
+        with steps.step("client_join"):
+            self._join()
         with steps.step("client_task"):
             task = self.task_for(builder, name, key, manifest)
         with steps.step("client_upload"):
@@ -281,89 +280,59 @@ class DaskExecutor:
         absent = set(self.remote.missing(digests))
         with self._cache_lock:
             self._in_cache.update(d for d in digests if d not in absent)
+            self._absent.update(absent)
 
     def _upload_inputs(self, task: BuildTask) -> None:
-        """Upload what the cache lacks of this task's inputs (one batched ``missing`` call,
-        and only for digests not already known to be there)."""
+        """Upload what the cache lacks of this task's inputs before submitting it. Digests
+        known to be there cost nothing; known-absent and small ones are sent at once (put is
+        put-if-absent everywhere); only large unknown ones (dependency RPMs from an earlier
+        run) are asked about first, in one ``missing`` call."""
+        from hermetic.remote.uploader import ASK_FIRST_BYTES
+
         with self._cache_lock:
             unknown = [d for d in dict.fromkeys([*task.files.values(), *task.dep_rpms])
                        if d not in self._in_cache]
+            known_absent = {d for d in unknown if d in self._absent}
         if not unknown:
             return
-        for digest in self.remote.missing(unknown):
-            self.remote.put_object(digest, self.store.objects.path(digest))
+        objects = self.store.objects
+        ask = [d for d in unknown if d not in known_absent
+               and objects.path(d).stat().st_size >= ASK_FIRST_BYTES]
+        asked = set(ask)
+        send = [d for d in unknown if d not in asked]
+        for digest in [*send, *(self.remote.missing(ask) if ask else [])]:
+            self.remote.put_object(digest, objects.path(digest))
         with self._cache_lock:
             self._in_cache.update(unknown)
 
-    def _submit_and_wait(self, task: BuildTask) -> TaskResult:
-        from hermetic.distributed.execute import run_build_task
-
-        resource = "big" if task.expensive and self.has_big else "slots"
-        future = self.client.submit(
-            run_build_task, task.to_wire(), key=dask_key(task.key), pure=False,
-            resources={resource: 1}, priority=self.priorities.get(task.name, 0), retries=1)
-        finished = threading.Event()
-        future.add_done_callback(lambda _: finished.set())
-        with self._futures_lock:
-            self._futures.add(future)
+    def _submit_and_wait(self, task: BuildTask, attempt: int = 0) -> TaskResult:
+        resource = "big" if task.expensive and self.capacity.has_big else "slots"
+        pending = self.link.submit(task.to_wire(), key=dask_key(task.key, attempt),
+                                   priority=self.priorities.get(task.name, 0),
+                                   resource=resource)
+        with self._submitted_lock:
             self.submitted.append(task.name)
-        try:
-            while True:
-                if self.cancelled.is_set():
-                    self._announce_cancel()
-                    raise _Cancelled
-                # Wait here, not in the client's event loop: many waiting threads then cost
-                # nothing until their future is done (or the run is cancelled).
-                if not finished.wait(POLL_SECONDS):
-                    self._check_workers()
-                    continue
-                try:
-                    wire = future.result()
-                    break
-                except HermeticError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - retried once already by Dask
-                    if self.cancelled.is_set():
-                        raise _Cancelled from None
-                    raise HermeticError(f"{task.name}: the build task failed on the cluster "
-                                        f"(after a retry): {type(exc).__name__}: {exc}"
-                                        f"{_where(exc)}") from None
-        finally:
-            with self._futures_lock:
-                self._futures.discard(future)
-        answer = TaskResult.from_wire(wire)
-        if answer.status == "cancelled" and not self.cancelled.is_set():
+        # Wait here, in this build's thread: the agent answers every task exactly once.
+        while not pending.wait(POLL_SECONDS):
+            if self.cancelled.is_set():
+                self._announce_cancel()
+                raise _Cancelled
+        if pending.dropped or (pending.error is not None and self.cancelled.is_set()):
+            raise _Cancelled
+        if pending.error is not None:
+            from hermetic.distributed.link import TaskCrashed
+
+            if isinstance(pending.error, TaskCrashed):
+                raise HermeticError(f"{task.name}: the build task failed on the cluster "
+                                    f"(after a retry): {pending.error.message}")
+            raise pending.error
+        answer = TaskResult.from_wire(pending.wire)
+        if answer.status == "cancelled" and not self.cancelled.is_set() and attempt == 0:
             # Another client's cancel stopped a task we shared through its key: run it anew.
-            return self._resubmit(task)
+            return self._submit_and_wait(task, attempt=1)
         if answer.status == "cancelled":
             raise _Cancelled
         return answer
-
-    def _check_workers(self) -> None:
-        """Fail rather than wait forever when the cluster has had no worker for a while."""
-        now = time.monotonic()
-        with self._check_lock:
-            if now - self._workers_checked < WORKER_CHECK_EVERY:
-                return
-            self._workers_checked = now
-            try:
-                count = len(self.client.nthreads())
-            except Exception:  # noqa: BLE001 - the scheduler is unreachable: as good as none
-                count = 0
-            if count:
-                self._workers_seen = now
-                return
-            if now - self._workers_seen > NO_WORKER_TIMEOUT:
-                raise HermeticError(f"the Dask cluster has had no worker for "
-                                    f"{int(NO_WORKER_TIMEOUT)} s",
-                                    hint="start `hermetic worker --scheduler ADDR` somewhere")
-
-    def _resubmit(self, task: BuildTask) -> TaskResult:
-        from hermetic.distributed.execute import run_build_task
-
-        future = self.client.submit(run_build_task, task.to_wire(), key=dask_key(task.key, 1),
-                                    pure=False, resources={"slots": 1}, retries=1)
-        return TaskResult.from_wire(future.result())
 
     def _adopt(self, answer: TaskResult) -> Any:
         from hermetic.builder import ComponentResult
@@ -413,17 +382,6 @@ class DaskExecutor:
 
 class _Cancelled(Exception):
     pass
-
-
-def _where(exc: BaseException) -> str:
-    """`` (at FILE:LINE)`` of the innermost frame of a worker's exception (Dask ships the
-    traceback), so a bug on a worker can be found from the client's one-line error."""
-    tb = exc.__traceback__
-    if tb is None:
-        return ""
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return f" (at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})"
 
 
 def _label(executor: Executor) -> str:

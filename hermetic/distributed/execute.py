@@ -30,6 +30,8 @@ PLUGIN_NAME = "hermetic"
 PROGRESS_TOPIC_PREFIX = "hermetic-run-"
 _buildroot_locks: dict[str, threading.Lock] = {}
 _buildroot_locks_guard = threading.Lock()
+_sandbox_gates: dict[str, threading.Semaphore] = {}
+GATE_POLL_SECONDS = 0.1
 
 
 class WorkerRefused(HermeticError):
@@ -160,6 +162,45 @@ def ensure_buildroot(store: Any, config: WorkerConfig, digest: str) -> Any:
 def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
            cancel: threading.Event, worker: str, started: float,
            phases: Phases) -> TaskResult:
+    gate = _sandbox_gate(config)
+    with phases.step("worker_gate"):
+        while gate is not None and not gate.acquire(timeout=GATE_POLL_SECONDS):
+            if cancel.is_set():
+                return TaskResult(task.key, task.name, "cancelled", worker,
+                                  error="cancelled by the client",
+                                  elapsed=time.monotonic() - started)
+    turn = _SandboxTurn(gate)
+    try:
+        return _build_in_turn(task, config, store, buildroot, cancel, worker, started, phases,
+                              turn)
+    finally:
+        turn.release()
+
+
+def _sandbox_gate(config: WorkerConfig) -> threading.Semaphore | None:
+    """The process-wide limit on sandboxes of ``config.sandbox_slots`` (None: no limit)."""
+    if not config.sandbox_slots:
+        return None
+    with _buildroot_locks_guard:
+        return _sandbox_gates.setdefault(str(config.store),
+                                         threading.Semaphore(config.sandbox_slots))
+
+
+class _SandboxTurn:
+    """One acquired slot of a sandbox gate (or none), released at most once."""
+
+    def __init__(self, gate: threading.Semaphore | None) -> None:
+        self.gate = gate
+
+    def release(self) -> None:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            gate.release()
+
+
+def _build_in_turn(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
+                   cancel: threading.Event, worker: str, started: float, phases: Phases,
+                   turn: _SandboxTurn) -> TaskResult:
     from hermetic.builder import capture
     from hermetic.rpm import build_in_sandbox
     from hermetic.sandbox import cancelling
@@ -194,6 +235,7 @@ def _build(task: BuildTask, config: WorkerConfig, store: Any, buildroot: Any,
             if secret is not None:
                 from hermetic.signing import sign_entry
                 entry = store.actions.put(task.key, sign_entry(entry, secret), sign=False)
+        turn.release()  # the next build may start while this one's results travel
         from hermetic.remote import upload_entry
         with phases.step("worker_push"):
             upload_entry(config.remote(), store, entry)  # objects first, then the entry

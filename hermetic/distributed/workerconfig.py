@@ -26,6 +26,10 @@ class WorkerConfig:
     token: str | None = None                 # the cache write token
     secret_key: Path | None = None           # signs pushed entries (NAME.secret)
     memory_max: int | None = None            # per-build memory limit (bytes)
+    # dask-local: sandboxes at a time in this process, shared by all its workers, which Dask
+    # admits a task more than that each (its push then overlaps the next build). None: every
+    # task Dask admits builds at once.
+    sandbox_slots: int | None = None
     _remotes: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

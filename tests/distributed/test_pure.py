@@ -1,4 +1,5 @@
-"""The pure parts: executor names, address policy, the task wire format."""
+"""The pure parts: executor names, address policy, the task wire format, agent frames, Dask
+defaults, the sandbox gate."""
 
 from __future__ import annotations
 
@@ -120,6 +121,49 @@ def test_run_cancels_set_the_running_tasks_event_and_remember_the_run():
     assert runs.cancel("nobody-builds-this") == 0
 
 
+# -- the agent's frames ---------------------------------------------------------------------
+
+def test_frames_round_trip_and_end_cleanly():
+    import io
+
+    from hermetic.distributed.frames import encode, read_frame
+
+    stream = io.BytesIO(encode({"op": "submit", "id": 1, "wire": {"k": b"\x00\xff"}})
+                        + encode({"op": "close"}))
+    assert read_frame(stream) == {"op": "submit", "id": 1, "wire": {"k": b"\x00\xff"}}
+    assert read_frame(stream) == {"op": "close"}
+    assert read_frame(stream) is None
+
+
+def test_frames_refuse_truncation_oversize_and_garbage():
+    import io
+    import struct
+
+    from hermetic.distributed.frames import MAX_FRAME_BYTES, FrameError, encode, read_frame
+
+    with pytest.raises(FrameError, match="short"):
+        read_frame(io.BytesIO(encode({"op": "done", "id": 1})[:-2]))
+    with pytest.raises(FrameError, match="limit"):
+        read_frame(io.BytesIO(struct.pack(">I", MAX_FRAME_BYTES + 1)))
+    with pytest.raises(FrameError, match="without an op"):
+        read_frame(io.BytesIO(struct.pack(">I", 1) + b"\x01"))
+
+
+# -- what the build process and a worker's build path import ---------------------------------
+
+def test_build_process_never_imports_dask_and_build_path_no_model():
+    import subprocess
+    import sys
+
+    probe = ("import sys, hermetic.distributed.client, hermetic.distributed.link, "
+             "hermetic.distributed.execute, hermetic.builder, hermetic.rpm, hermetic.signing; "
+             "print('distributed' in sys.modules, 'pydantic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    # Dask lives in the agent only; the agent's workers start without the config model.
+    assert done.stdout.split() == ["False", "False"]
+
+
 # -- hermetic's Dask defaults ----------------------------------------------------------------
 
 def _dask_settings(env: dict) -> list[str]:
@@ -146,3 +190,23 @@ def test_a_users_dask_configuration_still_wins():
     assert _dask_settings({"DASK_DISTRIBUTED__WORKER__MEMORY__SPILL": "0.9",
                            "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "50ms"}) == \
         ["False", "0.9", "50ms"]
+
+
+# -- dask-local's process-wide sandbox gate --------------------------------------------------
+
+def test_sandbox_gate_is_shared_per_store_and_released_once(tmp_path):
+    from hermetic.distributed.execute import _sandbox_gate, _SandboxTurn
+    from hermetic.distributed.workerconfig import WorkerConfig
+
+    config = WorkerConfig(store=tmp_path / "s", cache_url="file:///c", sandbox_slots=1)
+    other_worker = WorkerConfig(store=tmp_path / "s", cache_url="file:///c", sandbox_slots=1)
+    gate = _sandbox_gate(config)
+    assert gate is _sandbox_gate(other_worker)  # the workers of one process share it
+    assert _sandbox_gate(WorkerConfig(store=tmp_path / "s", cache_url="file:///c")) is None
+    assert gate.acquire(timeout=1)
+    turn = _SandboxTurn(gate)
+    turn.release()  # early, before the push
+    turn.release()  # and again at the end: a no-op
+    assert gate.acquire(timeout=1)
+    assert not gate.acquire(blocking=False)  # one slot: released exactly once
+    gate.release()
