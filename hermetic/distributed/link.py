@@ -124,8 +124,8 @@ class AgentLink:
         try:
             self._send("close")
             process.stdin.close()  # type: ignore[union-attr]
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError, HermeticError):
+            pass  # the agent is gone already
         try:
             process.wait(CLOSE_SECONDS)
         except subprocess.TimeoutExpired:

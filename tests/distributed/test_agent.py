@@ -46,7 +46,7 @@ def test_an_agent_that_cannot_start_its_client_says_why_in_one_line(tmp_path):
 
 
 def test_a_dead_agent_fails_the_run_instead_of_hanging():
-    link = AgentLink.spawn("dask")
+    link = AgentLink.spawn("dask").begin(_settings(scheduler="tcp://127.0.0.1:9"))
     try:
         os.kill(link._process.pid, signal.SIGKILL)
         with pytest.raises(HermeticError, match="the Dask agent exited"):
@@ -54,7 +54,7 @@ def test_a_dead_agent_fails_the_run_instead_of_hanging():
         pending = link.submit({}, key="hermetic-x", priority=0, resource="slots")
         assert pending.wait(5) and isinstance(pending.error, HermeticError)
     finally:
-        link.close()
+        link.close()  # closing a dead agent's link is quiet
 
 
 def test_an_unused_agent_is_stopped_at_close():
