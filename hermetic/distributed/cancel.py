@@ -1,10 +1,11 @@
 """Stopping a run's builds on a worker: Dask never interrupts a running task by itself.
 
-Each worker process keeps one ``threading.Event`` per run it is building for (``RUNS``). A
+Each process running workers (a ``hermetic worker``, or the agent of ``dask-local``) keeps one
+``threading.Event`` per run it is building for (``RUNS``). A
 build task runs its sandbox inside ``hermetic.sandbox.cancelling(event)``, so setting the event
 kills that sandbox (pid 1 through its pidfd: the whole pid namespace goes) within a tenth of a
-second. The client sets it on every worker at once with ``Client.run(cancel_run, run_id)``: a
-push, so no task polls the scheduler while it builds. A run cancelled before one of its tasks
+second. The build's agent sets it on every worker at once with ``Client.run(cancel_run,
+run_id)``: a push, so no task polls the scheduler while it builds. A run cancelled before one of its tasks
 starts is remembered (a bounded list), so a task that starts late stops at once.
 """
 

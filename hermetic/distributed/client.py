@@ -7,9 +7,9 @@ is uploaded once per run if the cache lacks it. The Dask task carries digests on
 adopted into the local store after checking that the entry's manifest hashes to the key asked
 for and re-hashing every object downloaded.
 
-Dask itself runs in the run's agent process (``hermetic.distributed.agent``), started when the
-executor is entered, so it reaches the cluster while the pipeline plans; this module talks to it
-through ``AgentLink`` and never imports Dask.
+Dask itself runs in the run's agent process (``hermetic.distributed.agent``), which the build
+command spawns first thing, so it reaches the cluster while the pipeline plans; this module
+talks to it through ``AgentLink`` and never imports Dask.
 
 Ctrl-C cancels the run: nothing new is submitted, queued tasks are cancelled and every worker
 is told to kill the sandboxes of this run.
