@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from hermetic.buildroot import Buildroot
-from hermetic.errors import BuildError
+from hermetic.errors import BuildError, SandboxError
 from hermetic.rpm.macros import pinned_macros, shipped_macros
 from hermetic.rpm.options import injected_line_count
 from hermetic.rpm.unknown import UnknownMacro, find_unknown_macros
@@ -80,6 +80,26 @@ def normalise_input_modes(workdir: Path) -> None:
                     continue
                 executable = os.stat(path).st_mode & 0o111
                 os.chmod(path, 0o755 if executable else 0o644)
+
+
+def check_tree_owner(buildroot: Buildroot, euid: int | None = None) -> None:
+    """Refuse, in one line, a rootless build on a stored tree that another user owns.
+
+    A rootless sandbox maps only the invoking uid: every file of another owner shows up as the
+    overflow uid, which nothing inside may write, so the build would fail deep in its log (rpm
+    installing dependencies, rpmbuild writing /var/tmp). Root maps every uid and may use any
+    tree; the host buildroot has no tree of its own.
+    """
+    euid = os.geteuid() if euid is None else euid
+    if euid == 0 or buildroot.kind == "host" or buildroot.path is None:
+        return
+    owner = Path(buildroot.path).stat().st_uid
+    if owner != euid:
+        raise SandboxError(
+            f"buildroot {buildroot.name} ({buildroot.path}) belongs to uid {owner}, and a "
+            f"rootless build (uid {euid}) cannot write over another user's files",
+            hint="use a store of your own (--store DIR), where hermetic creates or imports "
+                 "the buildroot as you, or build as the tree's owner")
 
 
 def prepare_workdir(workdir: Path, spec_name: str, dep_rpms: Sequence[Path],
@@ -147,6 +167,7 @@ def build_in_sandbox(workdir: Path, spec_name: str, buildroot: Buildroot,
         log_path.unlink()
     if macros is not None and set(macros) != set(shipped_macros()):
         raise BuildError(f"macros must replace exactly {sorted(shipped_macros())}")
+    check_tree_owner(buildroot)
     prepare_workdir(workdir, spec_name, dep_rpms, cpu_count, macros)
     script = build_script(spec_name, check_skip)
     env = {"SOURCE_DATE_EPOCH": str(source_date_epoch), "TZ": "UTC",

@@ -150,3 +150,22 @@ def test_read_rpm_header(tmp_path: Path) -> None:
     assert {"name": "virtual-h", "flags": "=", "version": "5"} in header["provides"]
     assert "bash" in [dep["name"] for dep in header["requires"]]
     assert header["sourcerpm"].startswith("h-2.0-3")
+
+
+def test_rootless_builds_refuse_a_tree_another_user_owns(tmp_path: Path) -> None:
+    from hermetic.buildroot import Buildroot
+    from hermetic.errors import SandboxError
+    from hermetic.rpm.driver import check_tree_owner
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    owner = tree.stat().st_uid
+    stored = Buildroot("team", "ab" * 32, tree, "image")
+    check_tree_owner(stored, euid=owner)  # one's own tree
+    check_tree_owner(stored, euid=0)      # root maps every uid
+    check_tree_owner(Buildroot("host", "cd" * 32, None, "host"), euid=owner + 1)
+    with pytest.raises(SandboxError) as refused:
+        check_tree_owner(stored, euid=owner + 1)
+    assert f"belongs to uid {owner}" in str(refused.value) and str(tree) in str(refused.value)
+    assert "--store" in refused.value.hint
+    check_tree_owner(stored)  # the real euid: root, or the tree's owner, running the suite
