@@ -100,6 +100,7 @@ def critical_path_priorities(graph: Graph) -> dict[str, int]:
 
 
 MAX_THREADS = 256  # waiting threads at most (an executor's in-flight components)
+JOBS_RECHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -119,8 +120,8 @@ def run_parallel(graph: Graph, jobs: int | Callable[[], int], run: Callable[[str
 
     ``run`` returns True on success. A failure skips the component's dependents; independent
     components still run to completion. Setting ``stop`` starts nothing new. ``jobs`` may be a
-    function, asked again whenever something finishes (an executor whose capacity is learnt
-    later). Among ready components the highest ``priority`` starts first (see
+    function, asked again whenever something finishes and every second (an executor whose
+    capacity is learnt, or changes, while it runs). Among ready components the highest ``priority`` starts first (see
     ``critical_path_priorities``), then the name decides.
     """
     limit = jobs if callable(jobs) else (lambda: jobs)
@@ -151,7 +152,9 @@ def run_parallel(graph: Graph, jobs: int | Callable[[], int], run: Callable[[str
                 break
             if not running:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            # A limit that can change is asked again every second, not only when one finishes.
+            done, _ = wait(running, return_when=FIRST_COMPLETED,
+                           timeout=JOBS_RECHECK_SECONDS if callable(jobs) else None)
             for future in done:
                 name = running.pop(future)
                 error = future.exception()

@@ -23,6 +23,7 @@ Messages (``hermetic.distributed.frames``) from the build process::
 and to it::
 
     ready  {has_big, slots} | error {message, hint}   answer to start
+    capacity {has_big, slots}    the cluster's workers changed (checked every few seconds)
     done {id, wire} | raised {id, message, hint, hermetic} | dropped {id}   one per submit
     progress {message}           a worker started a task of this run
     cancelled {}                 answer to cancel, once every worker was told
@@ -48,7 +49,7 @@ from hermetic.errors import HermeticError
 
 CONNECT_TIMEOUT = "20s"
 NO_WORKER_TIMEOUT = 120.0   # a cluster without workers this long fails the run
-WORKER_CHECK_EVERY = 10.0
+WORKER_CHECK_EVERY = 5.0   # also how soon the build learns of workers that joined or left
 RETRIES = 1                 # an infrastructure error is retried once, possibly elsewhere
 
 
@@ -184,18 +185,23 @@ class Agent:
             self.out.send("progress", message=message)
 
     def _watch_workers(self) -> None:
-        """Tell the build when the cluster has had no worker for NO_WORKER_TIMEOUT seconds
-        while tasks wait, rather than let it wait forever."""
+        """Tell the build when the cluster's capacity changes (workers join or leave), and
+        when it has had no worker for NO_WORKER_TIMEOUT seconds while tasks wait, rather than
+        let it wait forever."""
         seen = time.monotonic()
+        reported = self.capacity()
         while not self._closing.wait(WORKER_CHECK_EVERY):
             with self._lock:
                 waiting = bool(self._futures)
             try:
-                count = len(self.client.nthreads())
+                has_big, slots = self.capacity()
             except Exception:  # noqa: BLE001 - the scheduler is unreachable: as good as none
-                count = 0
+                has_big, slots = False, 0
+            if (has_big, slots) != reported and slots:
+                self.out.send("capacity", has_big=has_big, slots=slots)
+                reported = (has_big, slots)
             now = time.monotonic()
-            if count or not waiting:
+            if slots or not waiting:
                 seen = now
             elif now - seen > NO_WORKER_TIMEOUT:
                 self.out.send("no-workers", seconds=int(NO_WORKER_TIMEOUT))

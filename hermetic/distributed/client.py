@@ -201,11 +201,12 @@ class DaskExecutor:
         return CANCELLED
 
     def _in_flight(self) -> int:
-        """How many components may be in flight now (``run_parallel`` asks again whenever one
-        finishes)."""
-        if self.capacity is None:
+        """How many components may be in flight now, from the cluster's capacity as the agent
+        last reported it (``run_parallel`` asks again every second)."""
+        latest = self.link.latest if self.link is not None else None
+        if self.capacity is None or latest is None:
             return START_IN_FLIGHT
-        return max(START_IN_FLIGHT, IN_FLIGHT_PER_SLOT * self.capacity.slots)
+        return max(START_IN_FLIGHT, IN_FLIGHT_PER_SLOT * latest.slots)
 
     def _announce_cancel(self) -> None:
         with self._cancel_lock:
@@ -306,7 +307,8 @@ class DaskExecutor:
             self._in_cache.update(unknown)
 
     def _submit_and_wait(self, task: BuildTask, attempt: int = 0) -> TaskResult:
-        resource = "big" if task.expensive and self.capacity.has_big else "slots"
+        latest = self.link.latest or self.capacity
+        resource = "big" if task.expensive and latest.has_big else "slots"
         pending = self.link.submit(task.to_wire(), key=dask_key(task.key, attempt),
                                    priority=self.priorities.get(task.name, 0),
                                    resource=resource)

@@ -63,6 +63,7 @@ class AgentLink:
         self._writer: FrameWriter | None = None
         self._ready = threading.Event()
         self._ready_answer: Ready | HermeticError | None = None
+        self.latest: Ready | None = None  # the cluster's capacity as last reported
         self._cancelled = threading.Event()
         self._pending: dict[int, Pending] = {}
         self._lock = threading.Lock()
@@ -186,9 +187,11 @@ class AgentLink:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message["op"]
-        if op == "ready":
-            self._ready_answer = Ready(bool(message["has_big"]), int(message["slots"]))
-            self._ready.set()
+        if op in ("ready", "capacity"):
+            self.latest = Ready(bool(message["has_big"]), int(message["slots"]))
+            if op == "ready":
+                self._ready_answer = self.latest
+                self._ready.set()
         elif op == "error":
             self._ready_answer = HermeticError(message["message"], hint=message.get("hint"))
             self._ready.set()

@@ -210,3 +210,21 @@ def test_sandbox_gate_is_shared_per_store_and_released_once(tmp_path):
     assert gate.acquire(timeout=1)
     assert not gate.acquire(blocking=False)  # one slot: released exactly once
     gate.release()
+
+
+def test_in_flight_follows_the_capacity_the_agent_last_reported(tmp_path):
+    from types import SimpleNamespace
+
+    from hermetic.distributed.client import START_IN_FLIGHT, DaskExecutor
+    from hermetic.distributed.link import AgentLink
+    from hermetic.distributed.security import Executor
+
+    cache = SimpleNamespace(push=["http://127.0.0.1:1"], token_file=None, secret_key=None)
+    executor = DaskExecutor(SimpleNamespace(root=tmp_path), cache, Executor("dask-local", 2))
+    executor.link = AgentLink()  # not spawned: messages are handed to it directly
+    assert executor._in_flight() == START_IN_FLIGHT        # nothing known yet
+    executor.link._dispatch({"op": "ready", "has_big": True, "slots": 4})
+    executor.capacity = executor.link.ready()
+    assert executor._in_flight() == 8
+    executor.link._dispatch({"op": "capacity", "has_big": False, "slots": 10})  # workers joined
+    assert executor._in_flight() == 20 and not executor.link.latest.has_big
