@@ -246,8 +246,14 @@ def main() -> int:
         warm_up()  # the in-process workers' sandbox server starts while Dask is imported
     from hermetic.distributed.daskconfig import install_defaults
 
-    install_defaults()  # imports Dask
-    return run(sys.stdin.buffer, FrameWriter(protocol_out))
+    out = FrameWriter(protocol_out)
+    try:
+        install_defaults()  # imports Dask
+    except ImportError as exc:
+        out.send("error", message=f"the Dask executors need Dask, which is not installed "
+                                  f"({exc})", hint="pip install 'hermetic[dask]'")
+        return 0
+    return run(sys.stdin.buffer, out)
 
 
 def run(stream: Any, out: FrameWriter) -> int:

@@ -85,3 +85,16 @@ def test_a_task_that_crashes_on_the_worker_comes_back_with_where(tmp_path):
         assert "canonical.py:" in pending.error.message  # where, on the worker
     finally:
         link.close()
+
+
+def test_without_dask_installed_the_agent_says_how_to_get_it(tmp_path, monkeypatch):
+    # A None entry in sys.modules makes `import distributed` fail as if it were not installed.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['distributed'] = None\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    link = AgentLink.spawn("dask").begin(_settings(scheduler="tcp://127.0.0.1:9"))
+    try:
+        with pytest.raises(HermeticError) as raised:
+            link.ready()
+        assert "need Dask" in str(raised.value) and "hermetic[dask]" in raised.value.hint
+    finally:
+        link.close()
