@@ -20,10 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import blake3
-
 from hermetic.audit.payload import PayloadFile, list_payload
 from hermetic.audit.rpmfile import RpmHeaders, read_headers
+from hermetic.hashing import blake3_file
 
 VOLATILE_TAGS = frozenset({
     "BUILDTIME", "BUILDHOST", "COOKIE", "SOURCEPKGID", "INSTALLTIME",
@@ -199,14 +198,6 @@ def compare_rpm_files(a: Path, b: Path) -> RpmDiff:
     return result
 
 
-def file_digest(path: Path) -> str:
-    hasher = blake3.blake3()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def compare_outputs(a: dict[str, Path], b: dict[str, Path], *,
                     diffoscope_dir: Path | None = None,
                     digests: dict[Path, str] | None = None) -> list[OutputComparison]:
@@ -215,7 +206,7 @@ def compare_outputs(a: dict[str, Path], b: dict[str, Path], *,
 
     def digest_of(path: Path) -> str:
         if path not in digests:
-            digests[path] = file_digest(path)
+            digests[path] = blake3_file(path)
         return digests[path]
 
     results: list[OutputComparison] = []

@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from hermetic.hashing import hash_file
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://hermetic.invalid/buildtypes/rpmbuild-sandbox/v1"
 BUILDER_ID = "https://hermetic.invalid/builder/local"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
-
-
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _timestamp(seconds: int) -> str:
@@ -69,7 +62,7 @@ def provenance_for(entry: Any, prepared_component: Any = None, store: Any = None
     for output in sorted(entry.outputs, key=lambda o: o.name):
         digests = {"blake3": output.digest}
         if store is not None and store.objects.has(output.digest):
-            digests["sha256"] = _sha256(store.objects.path(output.digest))
+            digests["sha256"] = hash_file(store.objects.path(output.digest), ["sha256"])["sha256"]
         record = {"name": output.name, "digest": digests}
         if output.kind in ("rpm", "srpm"):
             subjects.append(record)
