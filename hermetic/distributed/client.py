@@ -63,8 +63,6 @@ class DaskExecutor:
         self._join_error: BaseException | None = None
         self._cancel_sent = False
         self._cancel_lock = threading.Lock()
-        self.submitted: list[str] = []          # component names, in submission order
-        self._submitted_lock = threading.Lock()
         self._in_cache: set[str] = set()        # digests the team cache is known to hold
         self._absent: set[str] = set()          # digests it lacked at the survey
         self._cache_lock = threading.Lock()
@@ -307,13 +305,11 @@ class DaskExecutor:
             self._in_cache.update(unknown)
 
     def _submit_and_wait(self, task: BuildTask, attempt: int = 0) -> TaskResult:
-        latest = self.link.latest or self.capacity
-        resource = "big" if task.expensive and latest.has_big else "slots"
+        # After _join the link always holds the capacity the agent last reported.
+        resource = "big" if task.expensive and self.link.latest.has_big else "slots"
         pending = self.link.submit(task.to_wire(), key=dask_key(task.key, attempt),
                                    priority=self.priorities.get(task.name, 0),
                                    resource=resource)
-        with self._submitted_lock:
-            self.submitted.append(task.name)
         # Wait here, in this build's thread: the agent answers every task exactly once.
         while not pending.wait(POLL_SECONDS):
             if self.cancelled.is_set():

@@ -31,6 +31,7 @@ PROGRESS_TOPIC_PREFIX = "hermetic-run-"
 _buildroot_locks: dict[str, threading.Lock] = {}
 _buildroot_locks_guard = threading.Lock()
 _sandbox_gates: dict[str, threading.Semaphore] = {}
+_sandbox_gates_guard = threading.Lock()
 GATE_POLL_SECONDS = 0.1
 
 
@@ -181,7 +182,7 @@ def _sandbox_gate(config: WorkerConfig) -> threading.Semaphore | None:
     """The process-wide limit on sandboxes of ``config.sandbox_slots`` (None: no limit)."""
     if not config.sandbox_slots:
         return None
-    with _buildroot_locks_guard:
+    with _sandbox_gates_guard:
         return _sandbox_gates.setdefault(str(config.store),
                                          threading.Semaphore(config.sandbox_slots))
 
