@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
 NOBODY = 65534
 AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+
+
+@contextlib.contextmanager
+def reachable_tmpdir(prefix: str) -> Iterator[Path]:
+    """A scratch directory nobody can reach (pytest's tmp_path has root-only parents)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def python_for_nobody(scratch: Path, modules: Iterable[str], env: dict[str, str]) -> str:

@@ -4,12 +4,14 @@ a worker whose sandbox is broken."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,11 +22,9 @@ from tests.distributed.conftest import (FAIL_FAST_BUILDS, Background, env_with,
                                         independent_workspace, sandboxes_under, slow_spec,
                                         wait_until)
 
-from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody
+from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody, reachable_tmpdir
 
 pytestmark = pytest.mark.slow
-
-
 
 
 def _python_for_nobody(base: Path) -> str:
@@ -57,20 +57,53 @@ def _owner_of(pid: int) -> int | None:
 @pytest.fixture
 def base():
     # Somewhere an unprivileged worker can reach (pytest's tmp_path is root-only).
-    path = Path(tempfile.mkdtemp(prefix="hermetic-dask-"))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("hermetic-dask-") as path:
+        yield path
+
+
+def _start_scheduler(env: dict) -> tuple[Background, str]:
+    """`hermetic scheduler` on a free port, and its address once it listens."""
+    scheduler = Background(["scheduler", "--port", "0"], env)
+    line = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
+    return scheduler, line.split(" at ", 1)[1].strip()
+
+
+@dataclass
+class StandingCluster:
+    address: str
+    env: dict
+    worker: Background
+    worker_store: Path
+    client_store: Path
+
+
+@contextlib.contextmanager
+def _standing_cluster(base: Path, rpm_buildroot, cache,
+                      *worker_args: str) -> Iterator[StandingCluster]:
+    """A scheduler and one worker that outlive the client, so only the run's cancel can end a
+    sandbox (Dask itself never stops a running task); both are stopped afterwards."""
+    env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
+    scheduler, address = _start_scheduler(env)
+    worker = None
+    try:
+        worker_store = _worker_store(base, "worker", rpm_buildroot, None)
+        worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
+                             "--push", cache.url, *worker_args], env, cwd=base,
+                            new_session=True)
+        yield StandingCluster(address, env, worker, worker_store,
+                              seed_store(base / "client-store", rpm_buildroot))
+    finally:
+        if worker is not None:
+            worker.kill_group()
+        scheduler.stop()
 
 
 def test_killed_worker_task_is_rescheduled_and_the_entry_appears_once(
         base, rpm_buildroot, cache):
     env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
-    scheduler = Background(["scheduler", "--port", "0"], env)
+    scheduler, address = _start_scheduler(env)
     workers: list[Background] = []
     try:
-        address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
-        address = address.split(" at ", 1)[1].strip()
         # As root (CI), the second worker runs as nobody, with a store and a home it owns.
         unprivileged = os.geteuid() == 0 and shutil.which("setpriv") is not None
         stores = [_worker_store(base, "worker-a", rpm_buildroot, None),
@@ -135,36 +168,23 @@ def test_killed_worker_task_is_rescheduled_and_the_entry_appears_once(
 
 
 def test_cancel_leaves_no_sandbox_process(base, rpm_buildroot, cache):
-    # A standing cluster (workers outlive the client), so only the run's cancel event can end
-    # the sandbox: Dask itself never stops a running task.
-    env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
-    scheduler = Background(["scheduler", "--port", "0"], env)
-    worker = None
-    try:
-        address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
-        address = address.split(" at ", 1)[1].strip()
-        worker_store = _worker_store(base, "worker", rpm_buildroot, None)
-        worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
-                             "--push", cache.url], env, cwd=base, new_session=True)
-        store = seed_store(base / "client-store", rpm_buildroot)
+    with _standing_cluster(base, rpm_buildroot, cache) as cluster:
         workspace = copy_workspace(base / "ws")
         slow_spec(workspace, "libgreet", 120)
-        client = Background(["--store", str(store), "build", str(workspace), "--json",
-                             "--executor", "dask", "--scheduler", address, "--push", cache.url],
-                            env, new_session=True)
+        client = Background(["--store", str(cluster.client_store), "build", str(workspace),
+                             "--json", "--executor", "dask", "--scheduler", cluster.address,
+                             "--push", cache.url], cluster.env, new_session=True)
         client.read_until(lambda l: '"libgreet"' in l and "on tcp://" in l, "libgreet starts")
-        wait_until(lambda: sandboxes_under(worker_store / "tmp"), 60, "the sandbox to start")
+        wait_until(lambda: sandboxes_under(cluster.worker_store / "tmp"), 60,
+                   "the sandbox to start")
         client.process.send_signal(signal.SIGINT)
         _, err = client.finish(timeout=60)
         assert client.process.returncode == 130, err
         assert "interrupted" in err
-        wait_until(lambda: not sandboxes_under(worker_store / "tmp"), 20, "no sandbox left")
-        assert worker.process.poll() is None  # the worker itself carries on
+        wait_until(lambda: not sandboxes_under(cluster.worker_store / "tmp"), 20,
+                   "no sandbox left")
+        assert cluster.worker.process.poll() is None  # the worker itself carries on
         assert cache.entry_files() == []
-    finally:
-        if worker is not None:
-            worker.kill_group()
-        scheduler.stop()
 
 
 def test_worker_with_a_broken_sandbox_refuses_to_join(tmp_path, cache):
@@ -191,26 +211,16 @@ def test_fail_fast_on_a_standing_cluster_kills_the_running_build(base, rpm_build
     # starts them in (with two, the two sleepers could take both slots and a-broken would never
     # run to fail): a-broken's failure must end both ten-minute sandboxes on the worker, which
     # carries on.
-    env = env_with(HERMETIC_CACHE_TOKEN=cache.token)
-    scheduler = Background(["scheduler", "--port", "0"], env)
-    worker = None
-    try:
-        address = scheduler.read_until(lambda l: "scheduler at" in l, "scheduler start")
-        address = address.split(" at ", 1)[1].strip()
-        worker_store = _worker_store(base, "worker", rpm_buildroot, None)
-        worker = Background(["--store", str(worker_store), "worker", "--scheduler", address,
-                             "--push", cache.url, "--slots", "3"], env, cwd=base,
-                            new_session=True)
-        store = seed_store(base / "client-store", rpm_buildroot)
+    with _standing_cluster(base, rpm_buildroot, cache, "--slots", "3") as cluster:
         # Every ready component is submitted at once, so the worker may start c-waiting in
         # the slot a-broken frees before the client has heard of the failure: it sleeps too,
         # and must be cancelled (queued) or killed (started), never built.
         workspace = independent_workspace(base / "ws", {**FAIL_FAST_BUILDS,
                                                         "c-waiting": "sleep 600"})
-        client = Background(["--store", str(store), "build", str(workspace), "--json",
-                             "--fail-fast", "--executor", "dask", "--scheduler", address,
-                             "--push", cache.url], {**env, "PYTHONFAULTHANDLER": "1"},
-                            new_session=True)
+        client = Background(["--store", str(cluster.client_store), "build", str(workspace),
+                             "--json", "--fail-fast", "--executor", "dask", "--scheduler",
+                             cluster.address, "--push", cache.url],
+                            {**cluster.env, "PYTHONFAULTHANDLER": "1"}, new_session=True)
         try:
             out, err = client.finish(timeout=120)
         except subprocess.TimeoutExpired:  # dump every thread of the stuck client (faulthandler)
@@ -224,10 +234,7 @@ def test_fail_fast_on_a_standing_cluster_kills_the_running_build(base, rpm_build
         assert statuses["c-waiting"] in ("failed", "skipped"), err
         assert f"b-slow: {CANCELLED}" in err
         assert "deliberate failure" in err
-        wait_until(lambda: not sandboxes_under(worker_store / "tmp"), 20, "no sandbox left")
-        assert worker.process.poll() is None
+        wait_until(lambda: not sandboxes_under(cluster.worker_store / "tmp"), 20,
+                   "no sandbox left")
+        assert cluster.worker.process.poll() is None
         assert cache.entry_files() == []
-    finally:
-        if worker is not None:
-            worker.kill_group()
-        scheduler.stop()

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody
+from tests.nobody import AS_NOBODY, NOBODY, python_for_nobody, reachable_tmpdir
 from tests.sandbox.conftest import needs_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,11 +34,8 @@ def _as_nobody(command: list[str], env: dict[str, str]) -> subprocess.CompletedP
 
 @pytest.fixture
 def scratch():
-    # Not under pytest's tmp_path: its parents are private to root.
-    path = Path(tempfile.mkdtemp(prefix="hermetic-nobody-"))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("hermetic-nobody-") as path:
+        yield path
 
 
 def _run_module_as_nobody(scratch: Path, module: str) -> None:
